@@ -1,0 +1,170 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TreeEntry } from '../../src/fleet/model.js';
+import { desiredHost, treesHash, LABEL_FILES_HASH, LABEL_MANAGED, LABEL_SPEC_HASH } from '../../src/man8s/render.js';
+import { planHost, hostHasChanges, diffTrees, type HostPlan } from '../../src/plan/diff.js';
+import type { Observed, ObservedContainer } from '../../src/remote/observed.js';
+import type { DeployedRecord } from '../../src/git/deployed.js';
+import { relinkWith, RELINK_YGG } from '../support/fleet-builder.js';
+
+const confTree: TreeEntry[] = [
+  { path: 'container.yaml', kind: 'file', mode: 0o644, sha256: 'c'.repeat(64), size: 10 },
+  { path: 'etc', kind: 'dir', mode: 0o755 },
+  { path: 'etc/app.conf', kind: 'file', mode: 0o644, sha256: 'a'.repeat(64), size: 5 },
+];
+
+const fleet = relinkWith({
+  db: { yaml: { image: 'postgres:18' }, trees: { conf: confTree } },
+  web: { yaml: { image: 'nginx:1.29', require: ['db'], autostart: true } },
+  tool: { yaml: { image: 'busybox', autostart: false } },
+});
+const host = fleet.hosts.get('relink')!;
+const desired = desiredHost(fleet, 'relink');
+const want = (name: string) => desired.containers.find((c) => c.name === name)!;
+
+/** A container as observe reports it, by default exactly what git wants and running. */
+function running(name: string, over: Partial<ObservedContainer> = {}): ObservedContainer {
+  const w = want(name);
+  return {
+    name, id: `id-${name}`, state: 'running', running: true, image: w.image, imageId: `sha256:${name}`, created: '2026-12-01T00:00:00Z', managed: true,
+    labels: { [LABEL_MANAGED]: 'true', [LABEL_SPEC_HASH]: w.specHash, [LABEL_FILES_HASH]: w.filesHash },
+    ...over,
+  };
+}
+
+/** A host where everything matches git. */
+function inSync(over: Partial<Observed> = {}): Observed {
+  return {
+    hostname: 'relink', time: 0,
+    storage: { path: '/var/lib/man8s', exists: true, folders: { data: true, log: true, conf: true, cache: true, plugin: true, socket: true }, extras: [] },
+    trees: { conf: { db: confTree, web: [], tool: [] }, plugin: {} },
+    strayTreeEntries: [],
+    engine: { kind: 'nerdctl', present: true, version: '2.0', compose: 'nerdctl' },
+    containers: [running('db'), running('web'), running('tool', { state: 'exited', running: false })],
+    unlabeled: [], imageIds: {},
+    ygg: { present: true, address: RELINK_YGG },
+    lock: { status: 'free' }, composeFiles: {}, warnings: [],
+    ...over,
+  };
+}
+
+const plan = (observed: Observed, deployed: DeployedRecord | null = null, only?: string[]): HostPlan =>
+  planHost({ host, desired, observed, deployed, ...(only ? { only } : {}) });
+const actions = (p: HostPlan) => Object.fromEntries(p.containers.map((c) => [c.name, c.action]));
+
+describe('planHost', () => {
+  it('a host that matches git plans nothing (a stopped autostart:false container stays stopped)', () => {
+    const p = plan(inSync());
+    assert.deepEqual(actions(p), { db: 'none', web: 'none', tool: 'none' });
+    assert.equal(hostHasChanges(p), false);
+    assert.deepEqual(p.errors, []);
+  });
+
+  it('keeps dependency order: db (level 0) before web (level 1)', () => {
+    const p = plan(inSync());
+    assert.deepEqual(p.containers.map((c) => [c.name, c.level]), [['db', 0], ['tool', 0], ['web', 1]]);
+  });
+
+  it('a missing container is created; one made by hand (no labels) is re-created', () => {
+    const p = plan(inSync({ containers: [running('db'), running('tool', { state: 'exited', running: false })], unlabeled: [running('web', { managed: false, labels: {} })] }));
+    assert.equal(p.containers.find((c) => c.name === 'web')!.action, 'recreate');
+    assert.match(p.containers.find((c) => c.name === 'web')!.reasons[0]!, /made outside man8s/);
+    const q = plan(inSync({ containers: [running('web')] }));
+    assert.deepEqual(actions(q), { db: 'create', tool: 'create', web: 'none' });
+  });
+
+  it('a different spec hash means recreate, naming an image change', () => {
+    const p = plan(inSync({ containers: [running('db', { image: 'postgres:17', labels: { [LABEL_SPEC_HASH]: 'old' } }), running('web'), running('tool', { running: false, state: 'exited' })] }));
+    const db = p.containers.find((c) => c.name === 'db')!;
+    assert.equal(db.action, 'recreate');
+    assert.deepEqual(db.reasons, ['image postgres:17 → postgres:18']);
+  });
+
+  it('changed conf content means restart (running) and lists the files', () => {
+    const edited = confTree.map((e) => (e.path === 'etc/app.conf' ? { ...e, sha256: 'b'.repeat(64) } : e));
+    const p = plan(inSync({ trees: { conf: { db: edited, web: [], tool: [] }, plugin: {} } }));
+    const db = p.containers.find((c) => c.name === 'db')!;
+    assert.equal(db.action, 'restart');
+    assert.deepEqual(db.fileChanges, [{ type: 'conf', path: 'etc/app.conf', change: 'changed', kind: 'file' }]);
+    assert.deepEqual(db.reasons, ['files changed: conf/etc/app.conf']);
+  });
+
+  it('a change of container.yaml alone (metadata) syncs it without a restart', () => {
+    const edited = confTree.map((e) => (e.path === 'container.yaml' ? { ...e, sha256: 'd'.repeat(64) } : e));
+    const p = plan(inSync({ trees: { conf: { db: edited, web: [], tool: [] }, plugin: {} } }));
+    const db = p.containers.find((c) => c.name === 'db')!;
+    assert.equal(db.action, 'none');
+    assert.equal(db.fileChanges.length, 1);
+    assert.equal(hostHasChanges(p), true);
+  });
+
+  it('a stopped autostart container is started; files changed while stopped ride along', () => {
+    const p = plan(inSync({ containers: [running('db', { state: 'exited', running: false }), running('web'), running('tool', { state: 'exited', running: false })] }));
+    assert.equal(p.containers.find((c) => c.name === 'db')!.action, 'start');
+    assert.deepEqual(p.containers.find((c) => c.name === 'db')!.reasons, ['exited, autostart']);
+  });
+
+  it('drift: host files edited since the last deploy are flagged, a repo change alone is not drift', () => {
+    const deployedHash = want('db').filesHash;
+    const deployed: DeployedRecord = { commit: 'abc', deployed_at: '', deployed_by: '', containers: { db: { spec_hash: want('db').specHash, files_hash: deployedHash, image: 'postgres:18', result: 'created' } } };
+    const editedOnHost = confTree.map((e) => (e.path === 'etc/app.conf' ? { ...e, sha256: 'e'.repeat(64) } : e));
+    const p = plan(inSync({ trees: { conf: { db: editedOnHost, web: [], tool: [] }, plugin: {} } }), deployed);
+    assert.equal(p.containers.find((c) => c.name === 'db')!.drift, true);
+    const stale: DeployedRecord = { ...deployed, containers: { db: { ...deployed.containers.db!, files_hash: 'older' } } };
+    const q = plan(inSync({ trees: { conf: { db: editedOnHost, web: [], tool: [] }, plugin: {} } }), { ...stale, containers: { db: { ...stale.containers.db!, files_hash: planHostFilesHash(editedOnHost) } } });
+    assert.equal(q.containers.find((c) => c.name === 'db')!.drift, false);
+  });
+
+  it('orphans: labelled containers and conf/plugin folders git no longer has; pruned only on request', () => {
+    const ghost = running('db', { name: 'ghost', id: 'id-ghost' });
+    const p = plan(inSync({ containers: [...inSync().containers, ghost], trees: { conf: { db: confTree, web: [], tool: [], ghost: [] }, plugin: { old: [] } } }));
+    assert.deepEqual(p.orphanContainers.map((c) => c.name), ['ghost']);
+    assert.deepEqual(p.orphanFolders, [{ type: 'conf', name: 'ghost' }, { type: 'plugin', name: 'old' }]);
+    assert.equal(hostHasChanges(p), false);
+    assert.equal(hostHasChanges(p, { prune: true }), true);
+  });
+
+  it('--only plans just the named containers and reports no orphans', () => {
+    const p = plan(inSync({ containers: [] }), null, ['web']);
+    assert.deepEqual(actions(p), { web: 'create' });
+    assert.deepEqual(p.orphanContainers, []);
+  });
+
+  it('a host whose yggdrasil address differs from host.yaml is an error naming both', () => {
+    const p = plan(inSync({ ygg: { present: true, address: '200:1111:2222:3333:4444:5555:6666:7777' } }));
+    assert.equal(p.errors.length, 1);
+    assert.match(p.errors[0]!, /has address 200:1111:2222:3333:4444:5555:6666:7777 but hosts\/relink\/host\.yaml says yggaddr 200:7547:78fb:902a:9a09:9bff:f966:89a7/);
+  });
+
+  it('an engine that does not answer is an error with the fix', () => {
+    const p = plan(inSync({ engine: { kind: 'nerdctl', present: false, error: 'nerdctl: not found' } }));
+    assert.match(p.errors.join('\n'), /container engine nerdctl does not answer on the host \(nerdctl: not found\).*man8s doctor relink/);
+  });
+});
+
+describe('diffTrees', () => {
+  it('reports added, changed (content, mode, link target, kind) and removed entries', () => {
+    const have: TreeEntry[] = [
+      { path: 'a', kind: 'file', mode: 0o644, sha256: '1' },
+      { path: 'b', kind: 'file', mode: 0o644, sha256: '1' },
+      { path: 'l', kind: 'symlink', mode: 0o777, target: 'a' },
+      { path: 'gone', kind: 'file', mode: 0o644, sha256: '1' },
+      { path: 'd', kind: 'dir', mode: 0o755 },
+    ];
+    const want: TreeEntry[] = [
+      { path: 'a', kind: 'file', mode: 0o755, sha256: '1' },
+      { path: 'b', kind: 'file', mode: 0o644, sha256: '2' },
+      { path: 'l', kind: 'symlink', mode: 0o777, target: 'b' },
+      { path: 'new', kind: 'file', mode: 0o644, sha256: '1' },
+      { path: 'd', kind: 'file', mode: 0o644, sha256: '1' },
+    ];
+    assert.deepEqual(
+      diffTrees({ conf: want, plugin: [] }, { conf: have, plugin: [] }).map((c) => `${c.change} ${c.path}`),
+      ['changed a', 'changed b', 'changed d', 'removed gone', 'changed l', 'added new'],
+    );
+  });
+});
+
+function planHostFilesHash(conf: TreeEntry[]): string {
+  return treesHash({ conf, plugin: [] }, 'container.yaml');
+}
