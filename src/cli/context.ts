@@ -4,6 +4,7 @@ import { loadFleet, sortDiagnostics } from '../fleet/load.js';
 import { checkFleet } from '../man8s/check.js';
 import { UserError } from '../errors.js';
 import type { GlobalOptions } from './global.js';
+import { applySandboxOverlay, readSandboxOverlay } from '../sandbox/overlay.js';
 
 export interface CheckedFleet {
   fleet: Fleet;
@@ -37,11 +38,10 @@ export function problemsMessage(diagnostics: Diagnostic[]): string {
 }
 
 /**
- * SANDBOX OVERLAY SEAM. With --sandbox, hosts are redirected to the local sandbox (ssh destinations,
- * possibly engine) by `applySandboxOverlay` from src/sandbox/, which lands separately. Wire it here, after
- * validation, so the overlay never hides a problem in the real fleet:
- *   return args.sandbox ? applySandboxOverlay(fleet) : fleet;
+ * With --sandbox (or MAN8S_SANDBOX=1), hosts are redirected to the local sandbox: ssh destination and
+ * config, real yggdrasil address, engine and storage path come from .man8s/sandbox.json. Applied after
+ * validation, so the overlay never hides a problem in the real fleet.
  */
-function withSandboxOverlay(fleet: Fleet, _args: GlobalOptions): Fleet {
-  return fleet;
+function withSandboxOverlay(fleet: Fleet, args: GlobalOptions): Fleet {
+  return args.sandbox ? applySandboxOverlay(fleet, readSandboxOverlay(fleet.repoRoot)) : fleet;
 }

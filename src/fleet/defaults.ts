@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { MOUNT_TYPES } from './model.js';
 import type { ContainerConfig, HostSettings, MountEntry, MountType, PortMapping } from './model.js';
 
@@ -44,10 +45,14 @@ export function mergeUnder(defaults: Json, own: Json): Json {
   return out;
 }
 
-/** host.yaml (already merged over the fleet defaults and schema-valid) with every default applied. */
-export function hostSettingsFrom(hostName: string, raw: Json): HostSettings {
+/**
+ * host.yaml (already merged over the fleet defaults and schema-valid) with every default applied.
+ * `repoRoot` anchors a relative `ssh_config`.
+ */
+export function hostSettingsFrom(hostName: string, raw: Json, repoRoot: string): HostSettings {
   return {
     ssh: raw.ssh ?? hostName,
+    ...(raw.ssh_config ? { ssh_config: resolve(repoRoot, raw.ssh_config) } : {}),
     yggaddr: String(raw.yggaddr).trim(),
     engine: raw.engine ?? HOST_DEFAULTS.engine,
     storage_path: raw.storage_path ?? HOST_DEFAULTS.storage_path,

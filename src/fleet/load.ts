@@ -55,7 +55,7 @@ export function loadFleetSync(opts: LoadOptions): LoadResult {
   const cwd = resolve(opts.cwd);
   const explicitRoot = opts.fleet !== undefined ? resolve(cwd, opts.fleet) : undefined;
   const repoRoot = findRepoRoot(cwd, explicitRoot);
-  const ctx: Ctx = { cwd, diagnostics: [] };
+  const ctx: Ctx = { cwd, repoRoot, diagnostics: [] };
 
   const settings = readFleetSettings(ctx, repoRoot);
   const root = explicitRoot ?? resolve(repoRoot, settings.fleet ?? DEFAULT_FLEET_ROOT);
@@ -76,6 +76,7 @@ export function loadFleetSync(opts: LoadOptions): LoadResult {
 
 interface Ctx {
   cwd: string;
+  repoRoot: string;
   diagnostics: Diagnostic[];
   cache?: ParseCache;
 }
@@ -179,7 +180,7 @@ function loadHost(ctx: Ctx, dir: string, name: string, defaults: Json): HostSpec
     loadContainers(ctx, dir, name, configFile);
     return undefined;
   }
-  const settings = hostSettingsFrom(name, merged);
+  const settings = hostSettingsFrom(name, merged, ctx.repoRoot);
   const { containers, broken } = loadContainers(ctx, dir, name, settings.config_file);
   return { name, dir, file, at: parsed.at, settings, containers, broken };
 }

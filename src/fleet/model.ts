@@ -18,6 +18,8 @@ export type SyncedType = (typeof SYNCED_TYPES)[number];
 export interface HostSettings {
   /** ssh destination: an ~/.ssh/config alias or `user@host[:port]`; defaults to the host's folder name. */
   ssh: string;
+  /** An ssh config file to resolve `ssh` with (`ssh -F`), absolute; from host.yaml / man8s.yaml defaults or the sandbox overlay. */
+  ssh_config?: string;
   /** The host's yggdrasil node address (200::/7, first byte 0x02), canonical text. */
   yggaddr: string;
   engine: Engine;

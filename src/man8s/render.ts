@@ -108,7 +108,8 @@ export function treesHash(trees: Partial<Record<SyncedType, TreeEntry[]>>, confi
   const describe = (entries: TreeEntry[], skipConfig: boolean): unknown[] =>
     entries
       .filter((e) => !(skipConfig && e.path === configFile))
-      .map((e) => ({ path: e.path, kind: e.kind, mode: e.mode, sha256: e.sha256, target: e.target }))
+      // Only what git records and the sync carries: a file's executable bit, not folder modes (see plan/diff.ts).
+      .map((e) => ({ path: e.path, kind: e.kind, mode: e.kind === 'file' ? (e.mode & 0o111 ? 0o755 : 0o644) : undefined, sha256: e.sha256, target: e.target }))
       .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return sha256(canonicalJson({ conf: describe(trees.conf ?? [], true), plugin: describe(trees.plugin ?? [], false) }));
 }

@@ -151,11 +151,19 @@ export function diffTrees(want: Record<SyncedType, TreeEntry[]>, have: Record<Sy
   return changes.sort((a, b) => a.type.localeCompare(b.type) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
+/**
+ * Folders compare by kind only (mount preparation may chmod them; git has no folder modes), files by
+ * content and executable bit (all git records and all the sync carries), links by target.
+ */
 function sameEntry(a: TreeEntry, b: TreeEntry): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'symlink') return a.target === b.target;
-  if (a.kind === 'file' && a.sha256 !== b.sha256) return false;
-  return a.mode === b.mode;
+  if (a.kind === 'file') return a.sha256 === b.sha256 && executable(a) === executable(b);
+  return true;
+}
+
+function executable(e: TreeEntry): boolean {
+  return (e.mode & 0o111) !== 0;
 }
 
 function hostProblems(host: HostSpec, observed: Observed): { errors: string[]; warnings: string[] } {

@@ -132,6 +132,18 @@ test('man8s.yaml: fleet: moves the root, defaults merge under every host.yaml (m
   assert.equal(fleet.hosts.get('lothric')!.file, 'infra/fleet/lothric/host.yaml');
 });
 
+test('ssh_config is resolved from the repository root, from man8s.yaml defaults or host.yaml', (t) => {
+  const dir = makeRepo(t, {
+    'man8s.yaml': 'defaults:\n  ssh_config: ops/ssh_config\n',
+    'hosts/relink/host.yaml': HOST_YAML,
+    'hosts/lothric/host.yaml': `${OTHER_HOST_YAML}ssh_config: /etc/fleet/ssh_config\n`,
+  });
+  const { fleet, diagnostics } = loadRepo(dir);
+  assert.deepEqual(diagnostics, []);
+  assert.equal(fleet.hosts.get('relink')!.settings.ssh_config, join(dir, 'ops/ssh_config'));
+  assert.equal(fleet.hosts.get('lothric')!.settings.ssh_config, '/etc/fleet/ssh_config');
+});
+
 test('--fleet wins over man8s.yaml fleet:, and the defaults still apply', async (t) => {
   const dir = makeRepo(t, {
     'man8s.yaml': 'fleet: nowhere\ndefaults: {engine: docker}\n',
@@ -424,7 +436,7 @@ test('one run reports the problems of every file', (t) => {
   });
   assert.deepEqual(lines, [
     'hosts/lothric/host.yaml:1:1: missing required key "yggaddr"',
-    'hosts/lothric/host.yaml:1:1: unknown key "ygg" (known keys: ssh, yggaddr, engine, storage_path, network, nerdconfig, local_domain, config_file, tags)',
+    'hosts/lothric/host.yaml:1:1: unknown key "ygg" (known keys: ssh, ssh_config, yggaddr, engine, storage_path, network, nerdconfig, local_domain, config_file, tags)',
     'hosts/relink/conf/a/container.yaml:1:1: missing required key "image"',
     'hosts/relink/conf/a/container.yaml:1:1: unknown key "imag" (did you mean "image"?)',
     'hosts/relink/conf/b/container.yaml:2:9: "port[0][0]" must be between 1 and 65535, got 0',

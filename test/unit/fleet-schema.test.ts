@@ -144,7 +144,7 @@ test('man8s.yaml: unknown keys, and defaults may not set per-host keys', (t) => 
   const files = { 'man8s.yaml': 'flet: hosts\ndefaults:\n  yggaddr: 200::1\n  engine: docker\n' };
   assert.deepEqual(hostDiagnostics(t, 'yggaddr: 200::1\n', files), [
     'man8s.yaml:1:1: unknown key "flet" (did you mean "fleet"?)',
-    'man8s.yaml:3:3: unknown key "yggaddr" in "defaults" (known keys: engine, storage_path, network, nerdconfig, local_domain, config_file, tags)',
+    'man8s.yaml:3:3: unknown key "yggaddr" in "defaults" (known keys: ssh_config, engine, storage_path, network, nerdconfig, local_domain, config_file, tags)',
   ]);
 });
 

@@ -230,10 +230,12 @@ describe('identity labels', () => {
     assert.notEqual(render({ ...base, mount: { conf: { '/etc/x': { perm: '700' } } } }).specHash, a.specHash);
   });
 
-  it('files-hash changes with conf content, mode, links, not with container.yaml or metadata', () => {
+  it('files-hash changes with conf content, executable bit, links, not with container.yaml or metadata', () => {
     const a = render(base);
     assert.notEqual(render(base, [tree[0]!, { ...tree[1]!, sha256: '3'.repeat(64) }]).filesHash, a.filesHash);
-    assert.notEqual(render(base, [tree[0]!, { ...tree[1]!, mode: 0o600 }]).filesHash, a.filesHash);
+    assert.notEqual(render(base, [tree[0]!, { ...tree[1]!, mode: 0o755 }]).filesHash, a.filesHash);
+    // Only the executable bit counts: it is all git records, so umask differences never change the hash.
+    assert.equal(render(base, [tree[0]!, { ...tree[1]!, mode: 0o600 }]).filesHash, a.filesHash);
     assert.notEqual(
       render(base, [...tree, { path: 'etc/x/l', kind: 'symlink', mode: 0o777, target: 'x.conf' }]).filesHash,
       a.filesHash,
