@@ -27,6 +27,8 @@ async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'Say which command to run (see --help).')
     .strict()
     .recommendCommands()
+    // `man8s completion >> ~/.bashrc` (bash) or `>> ~/.zshrc` (zsh): commands, options, and host names where yargs knows them.
+    .completion('completion', 'Print a bash/zsh completion script (man8s completion >> ~/.bashrc)')
     .help()
     .alias('h', 'help')
     .version()

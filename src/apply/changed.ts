@@ -11,18 +11,19 @@ import type { Fleet, HostSpec } from '../fleet/model.js';
 import { desiredHost } from '../man8s/render.js';
 import { openRepo, changedSince, type FleetRepo } from '../git/repo.js';
 import { DEPLOYED_FILE, readDeployed, type DeployedRecord } from '../git/deployed.js';
+import { recordDir } from './record.js';
 
-export async function selectChangedHosts(fleet: Fleet, hosts: readonly HostSpec[], since?: string): Promise<HostSpec[]> {
+export async function selectChangedHosts(fleet: Fleet, hosts: readonly HostSpec[], since?: string, sandbox = false): Promise<HostSpec[]> {
   const repo = await openRepo(fleet.repoRoot);
   const chosen: HostSpec[] = [];
   for (const host of hosts) {
-    if (await hostChanged(repo, fleet, host, since)) chosen.push(host);
+    if (await hostChanged(repo, fleet, host, since, recordDir(fleet, host, sandbox))) chosen.push(host);
   }
   return chosen;
 }
 
-async function hostChanged(repo: FleetRepo, fleet: Fleet, host: HostSpec, since: string | undefined): Promise<boolean> {
-  const deployed = await readDeployed(host.dir);
+async function hostChanged(repo: FleetRepo, fleet: Fleet, host: HostSpec, since: string | undefined, records: string): Promise<boolean> {
+  const deployed = await readDeployed(records);
   const base = since ?? deployed?.commit;
   if (!base) return true;
   const files = await changedSince(repo, base, [host.dir, join(fleet.repoRoot, 'man8s.yaml')]);

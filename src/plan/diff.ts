@@ -67,6 +67,8 @@ export interface PlanInput {
   deployed: DeployedRecord | null;
   /** `--only`: plan just these containers (orphans are then not reported either). */
   only?: readonly string[];
+  /** Images were pulled just before observing (`--pull`): a container whose image id is now stale is re-created. */
+  pulled?: boolean;
 }
 
 export function planHost(input: PlanInput): HostPlan {
@@ -90,7 +92,8 @@ export function planHost(input: PlanInput): HostPlan {
     const have = byName.get(want.name);
     // container.yaml is synced too, but it is man8s's input: its effect on the container is the spec hash.
     const contentChanges = fileChanges.filter((c) => !(c.type === 'conf' && c.path === configFile));
-    const { action, reasons } = decide(want, have, contentChanges);
+    const newerImage = input.pulled && have?.managed ? newerImageId(observed, want, have) : undefined;
+    const { action, reasons } = decide(want, have, contentChanges, newerImage);
     containers.push({ name: want.name, level: want.level, action, reasons, fileChanges, drift, desired: want, ...(have ? { observed: have } : {}) });
   }
 
@@ -107,7 +110,18 @@ export function planHost(input: PlanInput): HostPlan {
   return { host: host.name, containers, orphanContainers, orphanFolders, ...hostProblems(host, observed) };
 }
 
-function decide(want: DesiredContainer, have: ObservedContainer | undefined, fileChanges: FileChange[]): { action: Action; reasons: string[] } {
+/** After a pull: the image id the tag now points at, when it differs from the one the container runs. */
+function newerImageId(observed: Observed, want: DesiredContainer, have: ObservedContainer): string | undefined {
+  const now = observed.imageIds[want.image];
+  return now && have.image === want.image && now !== have.imageId ? now : undefined;
+}
+
+function decide(
+  want: DesiredContainer,
+  have: ObservedContainer | undefined,
+  fileChanges: FileChange[],
+  newerImage?: string,
+): { action: Action; reasons: string[] } {
   const filesReason = fileChanges.length > 0 ? [describeFileChanges(fileChanges)] : [];
   if (!have) return { action: 'create', reasons: ['not on the host', ...filesReason] };
   if (!have.managed) return { action: 'recreate', reasons: ['made outside man8s (no io.man8s labels)', ...filesReason] };
@@ -115,6 +129,7 @@ function decide(want: DesiredContainer, have: ObservedContainer | undefined, fil
     const why = have.image !== want.image ? `image ${have.image} → ${want.image}` : 'container settings changed (see the compose diff)';
     return { action: 'recreate', reasons: [why, ...filesReason] };
   }
+  if (newerImage) return { action: 'recreate', reasons: [`pulled ${want.image}: new image ${shortId(newerImage)} (runs ${shortId(have.imageId)})`, ...filesReason] };
   if (fileChanges.length > 0) {
     if (have.running) return { action: 'restart', reasons: filesReason };
     if (want.autostart) return { action: 'start', reasons: [`${have.state}, autostart`, ...filesReason] };
@@ -122,6 +137,10 @@ function decide(want: DesiredContainer, have: ObservedContainer | undefined, fil
   }
   if (!have.running && want.autostart) return { action: 'start', reasons: [`${have.state}, autostart`] };
   return { action: 'none', reasons: [] };
+}
+
+function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 function describeFileChanges(changes: FileChange[]): string {

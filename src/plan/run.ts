@@ -24,7 +24,13 @@ export interface HostState {
   plan: HostPlan;
 }
 
-export async function observeAndPlan(fleet: Fleet, host: HostSpec, conn: Connection, opts: { only?: readonly string[] } = {}): Promise<HostState> {
+/** `recordDir` holds the host's deployed.yaml (hosts/<host>/, or the sandbox's own folder). */
+export async function observeAndPlan(
+  fleet: Fleet,
+  host: HostSpec,
+  conn: Connection,
+  opts: { only?: readonly string[]; recordDir?: string; pulled?: boolean } = {},
+): Promise<HostState> {
   const desired = desiredHost(fleet, host.name);
   const [observed, deployed] = await Promise.all([
     observeHost(conn, {
@@ -33,9 +39,9 @@ export async function observeAndPlan(fleet: Fleet, host: HostSpec, conn: Connect
       namespace: host.settings.nerdconfig.namespace,
       snapshotter: host.settings.nerdconfig.snapshotter,
     }),
-    readDeployed(host.dir),
+    readDeployed(opts.recordDir ?? host.dir),
   ]);
-  const plan = planHost({ host, desired, observed, deployed, ...(opts.only ? { only: opts.only } : {}) });
+  const plan = planHost({ host, desired, observed, deployed, ...(opts.only ? { only: opts.only } : {}), ...(opts.pulled ? { pulled: true } : {}) });
   return { host, desired, observed, deployed, plan };
 }
 

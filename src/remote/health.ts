@@ -12,15 +12,15 @@ import { engineCli, type EngineTarget } from './engine.js';
 import type { RemoteCommand } from './transport.js';
 
 // `json .State` carries Health only when the image has a healthcheck; the other fields exist on both engines.
-const FORMAT = '{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.RestartCount}}|{{.State.ExitCode}}|{{json .State}}';
+const FORMAT = '{{.Name}}|{{.State.Status}}|{{.State.StartedAt}}|{{.RestartCount}}|{{.State.ExitCode}}|{{.Image}}|{{json .State}}';
 
 const WAIT_SH = String.raw`
 timeout=$1; settle=$2; shift 2
 snap() {
   # docker prints names with a leading /, nerdctl without.
-  inspect "$@" 2>/dev/null | sed 's|^/||' | while IFS='|' read -r n st sa rc ec js; do
+  inspect "$@" 2>/dev/null | sed 's|^/||' | while IFS='|' read -r n st sa rc ec im js; do
     h=$(printf '%s' "$js" | sed -n 's/.*"Health":{"Status":"\([a-z]*\)".*/\1/p')
-    printf '%s|%s|%s|%s|%s|%s\n' "$n" "$st" "$sa" "$rc" "$ec" "$h"
+    printf '%s|%s|%s|%s|%s|%s|%s\n' "$n" "$st" "$sa" "$rc" "$ec" "$h" "$im"
   done
 }
 end=$(( $(date +%s) + timeout ))
@@ -61,19 +61,21 @@ interface Snapshot {
   restarts: number;
   exitCode: string;
   health: string;
+  image: string;
 }
 
 function parseSnapshots(block: string): Map<string, Snapshot> {
   const map = new Map<string, Snapshot>();
   for (const line of block.split('\n')) {
-    const [name, status, startedAt, restarts, exitCode, health] = line.split('|');
+    const [name, status, startedAt, restarts, exitCode, health, image] = line.split('|');
     if (!name || status === undefined) continue;
-    map.set(name, { status, startedAt: startedAt ?? '', restarts: Number(restarts ?? 0), exitCode: exitCode ?? '', health: health ?? '' });
+    map.set(name, { status, startedAt: startedAt ?? '', restarts: Number(restarts ?? 0), exitCode: exitCode ?? '', health: health ?? '', image: image ?? '' });
   }
   return map;
 }
 
-export type WaitVerdict = { name: string; ok: true; healthy: boolean } | { name: string; ok: false; reason: string };
+/** `imageId` is the engine's id of the image the container runs (docker: sha256:…). */
+export type WaitVerdict = { name: string; ok: true; healthy: boolean; imageId: string } | { name: string; ok: false; reason: string };
 
 /** Each container's verdict from the script's output. */
 export function parseWaitOutput(stdout: string, names: readonly string[], o: WaitOptions): WaitVerdict[] {
@@ -95,6 +97,6 @@ export function parseWaitOutput(stdout: string, names: readonly string[], o: Wai
     }
     if (a.health === 'unhealthy') return { name, ok: false, reason: 'healthcheck reports unhealthy' };
     if (a.health === 'starting') return { name, ok: false, reason: `healthcheck still starting after ${o.timeoutSec}s` };
-    return { name, ok: true, healthy: a.health === 'healthy' };
+    return { name, ok: true, healthy: a.health === 'healthy', imageId: a.image };
   });
 }

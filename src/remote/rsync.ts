@@ -408,3 +408,40 @@ export function runRsync(argv: readonly string[], o: RunRsyncOptions): Promise<R
     });
   });
 }
+
+// ---------------------------------------------------------------- pull (import)
+
+export interface PullTreesOptions {
+  host: RshHost;
+  storagePath: string;
+  /** Local folder receiving `conf/` and `plugin/` (hosts/<host>). */
+  localDir: string;
+  types?: readonly SyncedType[];
+  dryRun?: boolean;
+  sshBinary?: string;
+}
+
+/**
+ * The guide's pull-back (MAN8S-SPEC §7) for `man8s import`: the host's conf/ and plugin/ trees into the
+ * repo's host folder, symlinks kept as symlinks (--links), the executable bit kept (the one mode git
+ * records), owners not (they mean nothing in git). No --delete: the local folder is new.
+ */
+export function pullTreesArgv(o: PullTreesOptions): string[] {
+  const types = o.types ?? (['conf', 'plugin'] as const);
+  return [
+    'rsync',
+    '--recursive',
+    '--links',
+    '--times',
+    '--executability',
+    '--itemize-changes',
+    '--stats',
+    ...(o.dryRun ? ['--dry-run'] : []),
+    '-e',
+    rsyncRsh(o.host, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
+    ...types.map((t) => `--filter=+ /${t}/***`),
+    '--filter=- *',
+    remoteSpec(o.host, `${trimSlash(o.storagePath)}/`),
+    `${trimSlash(o.localDir)}/`,
+  ];
+}

@@ -68,6 +68,8 @@ export interface StreamOptions {
   timeoutMs?: number;
   /** Aborting closes the channel (Ctrl-C on `man8s logs -f`). */
   signal?: AbortSignal;
+  /** Receives the channel once open: interactive sessions forward terminal resizes with setWindow. */
+  onChannel?: (channel: ClientChannel) => void;
 }
 
 export interface ConnectionStats {
@@ -365,6 +367,7 @@ export class Connection {
               reject(new UserError(`${this.host}: could not start a remote command (${err.message}); the connection was lost, run again`));
               return;
             }
+            opts.onChannel?.(channel);
             let code: number | undefined;
             let timedOut = false;
             let timer: NodeJS.Timeout | undefined;

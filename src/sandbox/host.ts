@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { must, run, startDaemon, waitFor, type RunOptions, type RunResult } from './exec.js';
-import { STORAGE_PATH } from './layout.js';
+import { STATE_PATH, STORAGE_PATH } from './layout.js';
 
 /** argv prefix that runs a command inside a host (mount, UTS and network namespaces of its keeper). */
 export function inHost(keeperPid: number, argv: readonly string[]): string[] {
@@ -97,6 +97,8 @@ export interface HostMountPlan {
   hostname: string;
   stateDir: string;
   storage: string;
+  /** Backs STATE_PATH: a compose file or migration record written on one host must not appear on another. */
+  state: string;
   home: string;
   etcDocker: string;
 }
@@ -107,7 +109,7 @@ export interface HostMountPlan {
  */
 export function ensureMountpoints(): string[] {
   const created: string[] = [];
-  for (const dir of [STORAGE_PATH, '/etc/docker']) {
+  for (const dir of [STORAGE_PATH, STATE_PATH, '/etc/docker']) {
     if (!existsSync(dir)) {
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       created.push(dir);
@@ -118,16 +120,19 @@ export function ensureMountpoints(): string[] {
 
 /** Prepares the keeper's namespaces so the host looks like a Debian host with its own state. */
 export async function prepareHostMounts(keeper: number, plan: HostMountPlan): Promise<void> {
-  for (const dir of [plan.storage, plan.home, plan.etcDocker]) mkdirSync(dir, { recursive: true, mode: 0o755 });
+  for (const dir of [plan.storage, plan.state, plan.home, plan.etcDocker]) mkdirSync(dir, { recursive: true, mode: 0o755 });
   const sh = (argv: string[]) => mustInHost(keeper, argv);
   await sh(['hostname', plan.hostname]);
   // The host's daemons read their config from the state dir, so nothing may be mounted over it: a repo
   // under /root or /tmp keeps the machine's /root or /tmp visible in the hosts.
   const hides = (dir: string) => plan.stateDir === dir || plan.stateDir.startsWith(`${dir}/`);
   await sh(['mount', '--bind', plan.storage, STORAGE_PATH]);
+  await sh(['mount', '--bind', plan.state, STATE_PATH]);
   await sh(['mount', '--bind', plan.etcDocker, '/etc/docker']);
   if (!hides('/root')) await sh(['mount', '--bind', plan.home, '/root']);
   if (!hides('/tmp')) await sh(['mount', '-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', '/tmp']);
+  // Mount sources outside storage_path (`source: /srv/…`) are per host too, as on real machines.
+  for (const dir of ['/srv', '/mnt']) if (existsSync(dir) && !hides(dir)) await sh(['mount', '-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', dir]);
   if (hides('/run')) throw new Error(`the sandbox state dir ${plan.stateDir} cannot be under /run`);
   await sh(['mount', '-t', 'tmpfs', '-o', 'mode=755', 'tmpfs', '/run']);
   await sh(['mkdir', '-p', '/run/sshd', '/run/yggdrasil', '/run/lock']);

@@ -22,6 +22,8 @@ export const SUBNET = `${SUBNET_PREFIX}.0/24`;
 export const CGROUP_PARENT = 'man8s-sandbox';
 /** Where the Man8S storage lives on a sandbox host; bind-mounted from the state dir. */
 export const STORAGE_PATH = '/var/lib/man8s';
+/** man8s's own state on a host (`<storage_path>-state`, see remote/paths.ts); per host like the storage. */
+export const STATE_PATH = `${STORAGE_PATH}-state`;
 export const YGG_PORT = 7000;
 export const SSH_PORT = 22;
 /** Machine-wide marker naming the state dir of the sandbox that owns the names above. */
@@ -71,6 +73,8 @@ export interface HostPaths {
   dir: string;
   /** Backs /var/lib/man8s on the host. */
   storage: string;
+  /** Backs /var/lib/man8s-state (compose files, backups, migration records): hosts must not share it. */
+  state: string;
   /** Backs /root (so a host's ssh/known_hosts/docker client files stay on that host). */
   home: string;
   /** Backs /etc/docker (dockerd writes key.json there; the machine's own stays untouched). */
@@ -101,6 +105,7 @@ export function sandboxPaths(repoRoot: string): SandboxPaths {
       return {
         dir,
         storage: join(dir, 'man8s'),
+        state: join(dir, 'man8s-state'),
         home: join(dir, 'root'),
         etcDocker: join(dir, 'etc-docker'),
         dockerData: join(dir, 'docker'),

@@ -29,6 +29,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { pkg: 'util-linux', files: ['/usr/bin/unshare', '/usr/bin/nsenter'] },
   { pkg: 'iptables', files: ['/usr/sbin/iptables', '/usr/sbin/ip6tables'] },
   { pkg: 'curl', files: ['/usr/bin/curl'] },
+  // A registry (distribution v2) the e2e tests run inside one host's namespace, so `pull` can be tested offline.
+  { pkg: 'docker-registry', files: ['/usr/bin/docker-registry'] },
 ];
 
 export const PACKAGES: readonly string[] = REQUIREMENTS.map((r) => r.pkg);

@@ -184,7 +184,7 @@ async function bringUp(p: SandboxPaths, state: SandboxState, save: () => void, l
       await createHostNetns(h.netns, h.index);
       h.keeperPid = await startKeeper(h.netns, hp.log('keeper'));
       save();
-      await prepareHostMounts(h.keeperPid, { hostname: h.name, stateDir: p.stateDir, storage: hp.storage, home: hp.home, etcDocker: hp.etcDocker });
+      await prepareHostMounts(h.keeperPid, { hostname: h.name, stateDir: p.stateDir, storage: hp.storage, state: hp.state, home: hp.home, etcDocker: hp.etcDocker });
       await generateKey(hp.hostKey, `man8s-sandbox-${h.name}`);
       writeFileSync(hp.sshdConfig, sshdConfigText(hp, h.address));
       h.sshdPid = await startSshd(h.keeperPid, hp, p.authorizedKeys);
@@ -553,8 +553,10 @@ export async function sandboxReset(repoRoot: string): Promise<void> {
       const extra = nets.filter((n) => !['bridge', 'host', 'none', 'man8yggbr', 'man8br'].includes(n));
       if (extra.length > 0) await docker(['network', 'rm', ...extra]);
       await docker(['volume', 'prune', '-f']);
-      const storage = p.host(h.name).storage;
-      for (const e of readdirSync(storage)) rmSync(join(storage, e), { recursive: true, force: true });
+      for (const dir of [p.host(h.name).storage, p.host(h.name).state]) {
+        if (!existsSync(dir)) continue; // a sandbox started before hosts had their own state folder
+        for (const e of readdirSync(dir)) rmSync(join(dir, e), { recursive: true, force: true });
+      }
       await runInHost(k, ['find', '/run', '/run/lock', '/tmp', '-maxdepth', '1', '-name', 'man8s*', '-exec', 'rm', '-rf', '--', '{}', '+']);
     }),
   );

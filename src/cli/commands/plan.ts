@@ -8,6 +8,7 @@ import { formatHostPlan, type HostPlanView } from '../../plan/format.js';
 import { hostHasChanges } from '../../plan/diff.js';
 import { planJson } from '../../plan/json.js';
 import { selectChangedHosts } from '../../apply/changed.js';
+import { recordDir } from '../../apply/record.js';
 import { ExitCode } from '../../errors.js';
 import type { ConnectionStats } from '../../remote/transport.js';
 
@@ -38,13 +39,13 @@ export const planCommand: CommandModule<GlobalOptions, PlanArgs> = {
   handler: async (args) => {
     const fleet = await loadFleetOrFail(args);
     let hosts = selectHosts(fleet, args.hosts);
-    if (args.changed) hosts = await selectChangedHosts(fleet, hosts, args.since);
+    if (args.changed) hosts = await selectChangedHosts(fleet, hosts, args.since, args.sandbox);
     const settings = connectSettings(args);
     const stats: ConnectionStats[] = [];
     const outcomes = await eachHost(hosts, args.parallel, async (host): Promise<HostPlanView> => {
       const conn = await openHost(host, settings);
       try {
-        const state = await observeAndPlan(fleet, host, conn, { only: args.only });
+        const state = await observeAndPlan(fleet, host, conn, { only: args.only, recordDir: recordDir(fleet, host, args.sandbox) });
         const diffs = args.json || !hostHasChanges(state.plan, { prune: args.prune }) ? [] : await gatherDiffs(state, conn);
         return { plan: state.plan, destination: `${conn.resolved.user}@${conn.resolved.hostname}:${conn.resolved.port}`, diffs };
       } finally {

@@ -1,0 +1,396 @@
+/** Pure parts of the day-2 commands (issue 6): status text, container lookup, ls sync, doctor, import, argv builders. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { containerStatusText, engineTime, humanDuration } from '../../src/ops/container-status.js';
+import { closeNames, findContainer, groupByHost } from '../../src/ops/find-container.js';
+import { liveRows, syncOf } from '../../src/ops/live-listing.js';
+import { dockerNetworkCreateArgv, formatFindings, judgeDoctor, problemCount, type Finding } from '../../src/ops/doctor.js';
+import { parseFramed, type ProbeSection } from '../../src/ops/probe.js';
+import { decideImport, importedHostYaml, parseMbctlConfig, type ImportProbe } from '../../src/ops/import.js';
+import { sshCommandArgv } from '../../src/ops/ssh.js';
+import { containerExecArgv, containerShellArgv, netShellArgv, passthroughArgv, SHELL_SCRIPT } from '../../src/ops/container-commands.js';
+import { formatHostStatus, reachableStatus } from '../../src/ops/status.js';
+import { pullTreesArgv } from '../../src/remote/rsync.js';
+import { engineTarget } from '../../src/remote/engine.js';
+import type { ObservedContainer, Observed } from '../../src/remote/observed.js';
+import type { ContainerPlan, HostPlan } from '../../src/plan/diff.js';
+import { UserError } from '../../src/errors.js';
+import { buildFleet, RELINK_YGG } from '../support/fleet-builder.js';
+
+const NOW = Date.parse('2025-06-01T12:00:00Z') / 1000;
+const ago = (sec: number): string => new Date((NOW - sec) * 1000).toISOString().replace('Z', '123456Z');
+
+function container(o: Partial<ObservedContainer>): ObservedContainer {
+  return { name: 'c', id: 'x', state: 'running', running: true, image: 'busybox', imageId: '', labels: {}, created: '', managed: true, ...o };
+}
+
+// ---------------------------------------------------------------- status text
+
+test('humanDuration reads like docker ps', () => {
+  assert.equal(humanDuration(0.4), 'Less than a second');
+  assert.equal(humanDuration(1), '1 second');
+  assert.equal(humanDuration(59), '59 seconds');
+  assert.equal(humanDuration(60), 'About a minute');
+  assert.equal(humanDuration(119), 'About a minute');
+  assert.equal(humanDuration(180), '3 minutes');
+  assert.equal(humanDuration(3600), 'About an hour');
+  assert.equal(humanDuration(2 * 3600), '2 hours');
+  assert.equal(humanDuration(47 * 3600), '47 hours');
+  assert.equal(humanDuration(3 * 86400), '3 days');
+  assert.equal(humanDuration(20 * 86400), '2 weeks');
+  assert.equal(humanDuration(90 * 86400), '3 months');
+  assert.equal(humanDuration(3 * 365 * 86400), '3 years');
+});
+
+test('engineTime handles nanoseconds and Go zero time', () => {
+  assert.equal(engineTime('2025-06-01T11:59:00.123456789Z'), NOW - 60 + 0.123);
+  assert.equal(engineTime('0001-01-01T00:00:00Z'), undefined);
+  assert.equal(engineTime(undefined), undefined);
+  assert.equal(engineTime('garbage'), undefined);
+});
+
+test('container status text: Up, health, Paused, Exited with code, Created, Restarting, Dead', () => {
+  assert.equal(containerStatusText(container({ startedAt: ago(180) }), NOW), 'Up 3 minutes');
+  assert.equal(containerStatusText(container({ startedAt: ago(7200), health: 'healthy' }), NOW), 'Up 2 hours (healthy)');
+  assert.equal(containerStatusText(container({ state: 'paused', startedAt: ago(5) }), NOW), 'Up 5 seconds (Paused)');
+  assert.equal(
+    containerStatusText(container({ state: 'exited', running: false, exitCode: 1, startedAt: ago(9000), finishedAt: ago(7200) }), NOW),
+    'Exited (1) 2 hours ago',
+  );
+  assert.equal(
+    containerStatusText(container({ state: 'exited', running: false, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' }), NOW),
+    'Created',
+  );
+  assert.equal(containerStatusText(container({ state: 'created', running: false }), NOW), 'Created');
+  assert.equal(containerStatusText(container({ state: 'restarting', exitCode: 2, finishedAt: ago(4) }), NOW), 'Restarting (2) 4 seconds ago');
+  assert.equal(containerStatusText(container({ state: 'dead', running: false }), NOW), 'Dead');
+  // nerdctl may not report StartedAt: still "Up".
+  assert.equal(containerStatusText(container({}), NOW), 'Up');
+});
+
+// ---------------------------------------------------------------- container lookup
+
+const fleet = buildFleet({
+  relink: { containers: { 'relink-nginx': { image: 'nginx' }, 'node-exporter': { image: 'ne' }, 'nerchat-pgsql': { image: 'pg' } } },
+  lothric: { yggaddr: '200:1111:2222:3333:4444:5555:6666:7777', containers: { 'node-exporter': { image: 'ne' }, 'us-grafana': { image: 'g' } } },
+});
+
+test('findContainer: a unique name, host/name, ambiguous and unknown names', () => {
+  assert.equal(findContainer(fleet, 'relink-nginx').host.name, 'relink');
+  assert.equal(findContainer(fleet, 'lothric/node-exporter').host.name, 'lothric');
+  assert.throws(
+    () => findContainer(fleet, 'node-exporter'),
+    (e: unknown) => e instanceof UserError && e.message === 'container "node-exporter" is on several hosts; say which one: lothric/node-exporter, relink/node-exporter',
+  );
+  assert.throws(
+    () => findContainer(fleet, 'relink-ngnix'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.message === 'no container "relink-ngnix" in the fleet; did you mean relink/relink-nginx? (man8s ls --offline lists them all)',
+  );
+  assert.throws(() => findContainer(fleet, 'zzzzzzzz'), { message: 'no container "zzzzzzzz" in the fleet (man8s ls --offline lists them all)' });
+  assert.throws(() => findContainer(fleet, 'relink/us-grafana'), { message: 'no container "us-grafana" on relink; did you mean lothric/us-grafana?' });
+  assert.throws(() => findContainer(fleet, 'nowhere/x'), { message: 'no host "nowhere" in the fleet (hosts: lothric, relink)' });
+});
+
+test('closeNames prefers substrings, then small edit distances', () => {
+  assert.deepEqual(closeNames('grafana', ['lothric/us-grafana', 'relink/relink-nginx']), ['lothric/us-grafana']);
+  assert.deepEqual(closeNames('pgsq', ['relink/nerchat-pgsql', 'relink/relink-nginx']), ['relink/nerchat-pgsql']);
+});
+
+test('groupByHost: one group per host in fleet order, names deduplicated', () => {
+  const groups = groupByHost(fleet, ['relink-nginx', 'lothric/node-exporter', 'relink/relink-nginx', 'nerchat-pgsql']);
+  assert.deepEqual(
+    groups.map((g) => [g.host.name, g.names]),
+    [
+      ['lothric', ['node-exporter']],
+      ['relink', ['relink-nginx', 'nerchat-pgsql']],
+    ],
+  );
+});
+
+// ---------------------------------------------------------------- ls sync
+
+function cplan(o: Partial<ContainerPlan> & { name: string }): ContainerPlan {
+  return {
+    level: 0,
+    action: 'none',
+    reasons: [],
+    fileChanges: [],
+    drift: false,
+    desired: { name: o.name, image: 'img', autostart: true, yggaddr: `300::${o.name.length}` } as ContainerPlan['desired'],
+    ...o,
+  };
+}
+
+test('Sync follows the plan: create → not deployed, recreate → spec drift, restart or file changes → files drift', () => {
+  assert.equal(syncOf(cplan({ name: 'a', action: 'create' })), 'not deployed');
+  assert.equal(syncOf(cplan({ name: 'a', action: 'recreate' })), 'spec drift');
+  assert.equal(syncOf(cplan({ name: 'a', action: 'restart' })), 'files drift');
+  const change = [{ type: 'conf' as const, path: 'x', change: 'changed' as const, kind: 'file' as const }];
+  assert.equal(syncOf(cplan({ name: 'a', action: 'none', fileChanges: change })), 'files drift');
+  assert.equal(syncOf(cplan({ name: 'a', action: 'start' })), 'in sync');
+  assert.equal(syncOf(cplan({ name: 'a', action: 'none' })), 'in sync');
+});
+
+test('liveRows: Never for missing containers, Orphan for labelled ones git lacks, sorted by name', () => {
+  const plan: HostPlan = {
+    host: 'relink',
+    containers: [
+      cplan({ name: 'web', observed: container({ name: 'web', startedAt: ago(30) }) }),
+      cplan({ name: 'db', action: 'create', reasons: ['not on the host'] }),
+    ],
+    orphanContainers: [container({ name: 'old', image: 'old:1', state: 'exited', running: false, exitCode: 0, startedAt: ago(100), finishedAt: ago(50) })],
+    orphanFolders: [],
+    errors: [],
+    warnings: [],
+  };
+  const rows = liveRows(plan, { time: NOW } as Observed);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.status, r.sync, r.autostart, r.state]),
+    [
+      ['db', 'Never', 'not deployed', true, null],
+      ['old', 'Orphan', 'not in git', null, 'exited'],
+      ['web', 'Up 30 seconds', 'in sync', true, 'running'],
+    ],
+  );
+  assert.deepEqual(rows[1]!.reasons, ['Exited (0) 50 seconds ago, labelled io.man8s.managed but not in git']);
+});
+
+// ---------------------------------------------------------------- doctor
+
+const sec = (out: string, rc = 0, err = ''): ProbeSection => ({ rc, out, err });
+const SUBNET = '300:7547:78fb:902a::/64';
+
+function sections(over: Record<string, ProbeSection> = {}): Map<string, ProbeSection> {
+  return new Map(
+    Object.entries({
+      tools: sec('rsync=1\nnsenter=1\nyggdrasilctl=1\nuid=0\n'),
+      engine: sec('present=1\nversion=24.0.7\ncompose=docker-compose-v2\ncompose_version=2.21.0\n'),
+      ygg: sec(JSON.stringify({ address: RELINK_YGG })),
+      'net.withygg': sec(JSON.stringify([{ EnableIPv6: true, IPAM: { Config: [{ Subnet: '172.18.0.0/16' }, { Subnet: SUBNET, Gateway: '300:7547:78fb:902a::1' }] }, Containers: {} }])),
+      'net.noygg': sec('[{}]'),
+      storage: sec('conf=1\ndata=1\nlog=1\ncache=1\nplugin=1\nsocket=1\n'),
+      ...over,
+    }),
+  );
+}
+
+const dockerHost = buildFleet({ relink: { settings: { engine: 'docker' } } }).hosts.get('relink')!;
+const nerdHost = buildFleet({ relink: {} }).hosts.get('relink')!;
+const failing = (fs: Finding[]): Finding[] => fs.filter((f) => !f.ok);
+
+test('doctor: a healthy docker host has no problems', () => {
+  const fs = judgeDoctor(dockerHost, sections());
+  assert.deepEqual(failing(fs), []);
+  assert.deepEqual(problemCount(fs), { errors: 0, warnings: 0 });
+  assert.match(formatFindings('relink', 'root@h:22', fs), /relink: ready for Man8S\n$/);
+});
+
+test('doctor: missing network and folders come with the exact commands setup runs', () => {
+  const fs = failing(judgeDoctor(dockerHost, sections({ 'net.noygg': sec('', 1, 'Error: No such network: man8br'), storage: sec('conf=1\ndata=0\nlog=1\ncache=1\nplugin=1\nsocket=0\nextra=junk\n') })));
+  assert.deepEqual(
+    fs.map((f) => [f.check, f.severity, f.message, f.fixArgv]),
+    [
+      ['network man8br', 'error', 'network man8br is missing', [['docker', 'network', 'create', '-o', 'com.docker.network.bridge.name=man8br', 'man8br']]],
+      ['storage', 'error', 'missing under /var/lib/man8s: data, socket', [['mkdir', '-p', '--', '/var/lib/man8s/data', '/var/lib/man8s/socket']]],
+      ['storage', 'warning', '/var/lib/man8s holds more than the six type folders: junk', undefined],
+    ],
+  );
+  assert.equal(fs[0]!.fix, "docker network create -o 'com.docker.network.bridge.name=man8br' man8br");
+});
+
+test('doctor: wrong yggaddr names the fix in host.yaml, and the ygg network is judged by the real address', () => {
+  const real = '201:aaaa:bbbb:cccc:1:2:3:4';
+  const net = sec(JSON.stringify([{ EnableIPv6: true, IPAM: { Config: [{ Subnet: '301:aaaa:bbbb:cccc::/64', Gateway: '301:aaaa:bbbb:cccc::1' }] }, Containers: {} }]));
+  const fs = failing(judgeDoctor(dockerHost, sections({ ygg: sec(JSON.stringify({ address: real })), 'net.withygg': net })));
+  assert.equal(fs.length, 1);
+  assert.equal(
+    fs[0]!.message,
+    `the host's yggdrasil address is ${real} but hosts/relink/host.yaml says yggaddr ${RELINK_YGG}; every container address would be wrong`,
+  );
+  assert.equal(fs[0]!.fix, `set yggaddr: ${real} in hosts/relink/host.yaml (or give the host back the yggdrasil key that had ${RELINK_YGG})`);
+  assert.equal(fs[0]!.fixArgv, undefined);
+});
+
+test('doctor: a ygg network with the wrong subnet is recreated only when no container uses it', () => {
+  const wrong = (containers: Record<string, { Name: string }>) =>
+    sec(JSON.stringify([{ EnableIPv6: true, IPAM: { Config: [{ Subnet: 'fd00::/64', Gateway: 'fd00::1' }] }, Containers: containers }]));
+  const free = failing(judgeDoctor(dockerHost, sections({ 'net.withygg': wrong({}) })))[0]!;
+  assert.equal(free.message, `network man8yggbr has IPv6 subnet fd00::/64 gateway fd00::1, not ${SUBNET} gateway 300:7547:78fb:902a::1`);
+  assert.deepEqual(free.fixArgv, [['docker', 'network', 'rm', 'man8yggbr'], dockerNetworkCreateArgv('withygg', 'man8yggbr', RELINK_YGG)]);
+  const used = failing(judgeDoctor(dockerHost, sections({ 'net.withygg': wrong({ abc: { Name: 'web' } }) })))[0]!;
+  assert.equal(used.fixArgv, undefined);
+  assert.match(used.message, /containers use it: web$/);
+  assert.match(used.fix!, /^stop those containers, then docker network rm man8yggbr && docker network create --ipv6 --subnet 300:7547:78fb:902a::\/64 --gateway 300:7547:78fb:902a::1 /);
+});
+
+test('doctor: packages and daemons are fixes for a person; nerdctl networks come from yggoverlay', () => {
+  const fs = failing(
+    judgeDoctor(
+      nerdHost,
+      sections({
+        tools: sec('rsync=0\nnsenter=0\nyggdrasilctl=1\n'),
+        engine: sec('present=1\nversion=1.7.0\ncompose=nerdctl\ncompose_version=1.7.0\n'),
+        ygg: sec('', 1, 'dial unix /var/run/yggdrasil.sock: connect: no such file'),
+        'net.withygg': sec('', 1, 'no such network'),
+        'net.noygg': sec('[{}]'),
+      }),
+    ),
+  );
+  assert.deepEqual(
+    fs.map((f) => [f.check, f.severity, f.fix, f.fixArgv]),
+    [
+      ['rsync', 'error', 'install rsync on the host (Debian/Ubuntu: apt-get install rsync)', undefined],
+      ['yggdrasil', 'error', 'start it: systemctl enable --now yggdrasil', undefined],
+      ['network man8yggbr', 'error', "install yggoverlay (Man8S's CNI plugin; its package ships the man8yggbr and man8br configs in /etc/cni/net.d)", undefined],
+      ['nsenter', 'warning', 'install nsenter on the host (Debian/Ubuntu: apt-get install util-linux)', undefined],
+    ],
+  );
+  const none = failing(judgeDoctor(dockerHost, sections({ engine: sec('present=0\n') })));
+  assert.equal(none[0]!.message, 'docker is not installed');
+  // No engine: networks cannot be checked, and are not reported as missing on top.
+  assert.deepEqual(none.map((f) => f.check), ['engine']);
+  const down = failing(judgeDoctor(dockerHost, sections({ engine: sec('present=1\nerror=Cannot connect to the Docker daemon\nversion=\n') })));
+  assert.equal(down[0]!.fix, 'start the daemon: systemctl enable --now docker');
+});
+
+test('parseFramed splits sections by byte length, so any content is safe', () => {
+  const body = 'a\n@@man8s fake 0 0 0\nü';
+  const buf = Buffer.concat([Buffer.from('noise\nmagic 1\n'), Buffer.from(`@@man8s one 3 ${Buffer.byteLength(body)} 2\n`), Buffer.from(body), Buffer.from('e!')]);
+  const s = parseFramed(buf, 'magic 1');
+  assert.deepEqual(s.get('one'), { rc: 3, out: body, err: 'e!' });
+  assert.equal(s.size, 1);
+  assert.throws(() => parseFramed(Buffer.from('x'), 'magic 1'), /no "magic 1" header/);
+});
+
+// ---------------------------------------------------------------- import
+
+test('parseMbctlConfig keeps the keys man8s shares and warns about the rest', () => {
+  const { settings, warnings } = parseMbctlConfig(
+    `yggaddr: ${RELINK_YGG}\nstorage_path: /srv/man8s\nnetwork: {withygg: yggnet, foo: 1}\nnerdconfig: {snapshotter: overlayfs}\ncolor: blue\n`,
+    'relink:/etc/mbctl/config.yaml',
+  );
+  assert.deepEqual(settings, { yggaddr: RELINK_YGG, storage_path: '/srv/man8s', network: { withygg: 'yggnet' }, nerdconfig: { snapshotter: 'overlayfs' } });
+  assert.deepEqual(warnings, [
+    'relink:/etc/mbctl/config.yaml: network.foo is not a setting man8s knows; left out of host.yaml',
+    'relink:/etc/mbctl/config.yaml: color is not a setting man8s knows; left out of host.yaml',
+  ]);
+  assert.throws(() => parseMbctlConfig('yggaddr: [', 'f'), { message: /^f: not valid YAML \(.*\); fix it on the host, then import again$/ });
+  assert.throws(() => parseMbctlConfig('- a\n', 'f'), { message: 'f: expected a map of settings (yggaddr: …)' });
+});
+
+function probe(o: Partial<ImportProbe> = {}): ImportProbe {
+  return { mbctl: { found: true, settings: { yggaddr: RELINK_YGG }, warnings: [] }, engines: { nerdctl: true, docker: false }, ...o };
+}
+
+test('decideImport: mbctl yggaddr first, the host yggdrasil as fallback, engine by what is installed', () => {
+  const d = decideImport({ host: 'relink', ssh: 'root@relink.example.org', configPath: '/etc/mbctl/config.yaml', probe: probe() });
+  assert.deepEqual(d, { host: 'relink', ssh: 'root@relink.example.org', yggaddr: RELINK_YGG, engine: 'nerdctl', settings: {}, notes: [] });
+
+  const fallback = decideImport({
+    host: 'relink',
+    configPath: '/etc/mbctl/config.yaml',
+    probe: probe({ mbctl: { found: false, settings: {}, warnings: [] }, engines: { nerdctl: false, docker: true }, yggAddress: RELINK_YGG }),
+  });
+  assert.equal(fallback.engine, 'docker');
+  assert.equal(fallback.ssh, undefined);
+  assert.deepEqual(fallback.notes, ['/etc/mbctl/config.yaml not found on the host: settings are man8s\'s defaults', "yggaddr taken from the host's yggdrasil (getSelf)"]);
+
+  const differ = decideImport({ host: 'relink', configPath: 'c', probe: probe({ yggAddress: '201:1:2:3:4:5:6:7' }) });
+  assert.equal(differ.yggaddr, RELINK_YGG);
+  assert.match(differ.notes[0]!, /differs from the host's yggdrasil address 201:1:2:3:4:5:6:7; host.yaml keeps mbctl's/);
+
+  assert.throws(
+    () => decideImport({ host: 'relink', configPath: 'c', probe: probe({ mbctl: { found: true, settings: {}, warnings: [] } }) }),
+    { message: 'relink: no yggaddr: c has none and yggdrasilctl getSelf did not answer; start yggdrasil on the host, or write yggaddr into c' },
+  );
+});
+
+test('importedHostYaml writes only what differs from the defaults', () => {
+  const text = importedHostYaml(
+    {
+      host: 'relink',
+      ssh: 'root@relink.example.org',
+      yggaddr: RELINK_YGG,
+      engine: 'nerdctl',
+      settings: { storage_path: '/var/lib/man8s', network: { withygg: 'man8yggbr', noygg: 'plainbr' }, nerdconfig: { snapshotter: 'overlayfs' }, local_domain: 'man8s.local' },
+      notes: [],
+    },
+    'root@relink.example.org:/etc/mbctl/config.yaml',
+  );
+  assert.equal(
+    text,
+    '# Imported by man8s import from root@relink.example.org:/etc/mbctl/config.yaml.\n' +
+      `ssh: root@relink.example.org\nyggaddr: ${RELINK_YGG}\nengine: nerdctl\nnetwork:\n  noygg: plainbr\nnerdconfig:\n  snapshotter: overlayfs\n`,
+  );
+});
+
+test('pullTreesArgv: conf and plugin only, from the host into the local folder, links and exec bit kept', () => {
+  const argv = pullTreesArgv({ host: { alias: 'relink', port: 22, user: 'root' }, storagePath: '/var/lib/man8s/', localDir: '/fleet/hosts/relink' });
+  assert.deepEqual(argv.slice(0, 7), ['rsync', '--recursive', '--links', '--times', '--executability', '--itemize-changes', '--stats']);
+  assert.deepEqual(argv.slice(-5), ['--filter=+ /conf/***', '--filter=+ /plugin/***', '--filter=- *', 'relink:/var/lib/man8s/', '/fleet/hosts/relink/']);
+  assert.ok(!argv.includes('--delete'));
+  assert.ok(pullTreesArgv({ host: { alias: 'h', port: 22, user: 'root' }, storagePath: '/s', localDir: '/l', dryRun: true }).includes('--dry-run'));
+});
+
+// ---------------------------------------------------------------- argv builders
+
+test('ssh argv: -F with the fleet ssh_config, user@host:port split, the remote command as one quoted word', () => {
+  assert.deepEqual(sshCommandArgv({ ssh: 'relink' }), ['ssh', 'relink']);
+  assert.deepEqual(sshCommandArgv({ ssh: 'admin@relink.example.org:2222', ssh_config: '/fleet/ssh_config' }, ['echo', 'a b', "it's"]), [
+    'ssh',
+    '-F',
+    '/fleet/ssh_config',
+    '-l',
+    'admin',
+    '-p',
+    '2222',
+    'relink.example.org',
+    '--',
+    "echo 'a b' 'it'\\''s'",
+  ]);
+});
+
+test('container argv: shell prefers bash, exec keeps stdin, netshell passes the name as an argument', () => {
+  const nerd = engineTarget({ engine: 'nerdctl', nerdconfig: { namespace: 'man8s.io', snapshotter: 'btrfs' } });
+  const docker = engineTarget({ engine: 'docker', nerdconfig: { namespace: 'man8s.io', snapshotter: 'btrfs' } });
+  assert.deepEqual(containerShellArgv(nerd, 'web', true), ['nerdctl', '--namespace', 'man8s.io', '--snapshotter', 'btrfs', 'exec', '-i', '-t', 'web', 'sh', '-c', SHELL_SCRIPT]);
+  assert.deepEqual(containerExecArgv(docker, 'web', ['ls', '-la'], false), ['docker', 'exec', '-i', 'web', 'ls', '-la']);
+  const net = netShellArgv(nerd, "we'b");
+  assert.deepEqual(net.slice(3), ['man8s-netshell', "we'b", 'nerdctl', '--namespace', 'man8s.io', '--snapshotter', 'btrfs']);
+  assert.ok(!net[2]!.includes("we'b"));
+  assert.deepEqual(passthroughArgv(nerd, ['ps', '-a']), ['nerdctl', '--namespace', 'man8s.io', '--snapshotter', 'btrfs', 'ps', '-a']);
+  assert.deepEqual(passthroughArgv(docker, ['ps']), ['docker', 'ps']);
+});
+
+// ---------------------------------------------------------------- status
+
+test('status of a host: yggdrasil match, containers up/total, orphans, deployed vs HEAD', () => {
+  const f = buildFleet({ relink: { containers: { web: { image: 'a' }, db: { image: 'b' } } } });
+  const host = f.hosts.get('relink')!;
+  const observed = {
+    engine: { kind: 'nerdctl', present: true, version: '1.7.0', compose: 'nerdctl', composeVersion: '1.7.0' },
+    ygg: { present: true, address: RELINK_YGG },
+    lock: { status: 'held', reason: 'session-alive', holder: { who: 'ann@laptop', host: 'relink', pid: 7, startedAt: '2025-06-01T11:00:00Z', ttl: 3600, token: 't' } },
+    containers: [container({ name: 'web' }), container({ name: 'old' })],
+    unlabeled: [container({ name: 'db', running: false, state: 'exited', managed: false })],
+    warnings: [],
+  } as unknown as Observed;
+  const s = reachableStatus(host, 'root@relink:22', observed, { commit: 'a'.repeat(40), deployedAt: '2025-05-01', head: 'b'.repeat(40), changesSince: 2 });
+  assert.deepEqual(s.containers, { up: 1, total: 2, orphans: 1 });
+  assert.equal(s.yggdrasil.matches, true);
+  assert.equal(
+    formatHostStatus(s),
+    [
+      'relink  reachable (root@relink:22)',
+      '  engine      nerdctl 1.7.0, compose nerdctl 1.7.0',
+      `  yggdrasil   ${RELINK_YGG} (= host.yaml)`,
+      '  deployed    aaaaaaaaaaaa at 2025-05-01; behind HEAD bbbbbbbbbbbb: 2 commits change this host since',
+      '  lock        held (session-alive) by ann@laptop (pid 7, since 2025-06-01T11:00:00Z)',
+      '  containers  1/2 up, 1 orphan (not in git)',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(formatHostStatus({ host: 'ghost', reachable: false, error: 'cannot connect' }), 'ghost  unreachable: cannot connect\n');
+});
