@@ -11,9 +11,9 @@ import { UserError } from '../errors.js';
 import type { Connection, ConnectionStats } from '../remote/transport.js';
 import { newLockHolder, takeLockCommand, releaseLockCommand, parseLockResponse, lockHeldError, describeHolder, type LockHolder } from '../remote/lock.js';
 import { observeAndPlan, type HostState } from '../plan/run.js';
-import { hostHasChanges } from '../plan/diff.js';
+import { hostHasChanges, type PulledImage } from '../plan/diff.js';
 import { openHost, type ConnectSettings } from './hosts.js';
-import { engineTarget, pullArgv } from '../remote/engine.js';
+import { engineTarget, imageIdArgv, pullArgv } from '../remote/engine.js';
 import { quoteArg, quoteArgv } from '../remote/quote.js';
 import { applyHost, type ApplyOptions, type HostApplyResult, type Reporter } from './apply-host.js';
 
@@ -68,8 +68,8 @@ export async function prepareHost(fleet: Fleet, host: HostSpec, opts: PrepareOpt
   try {
     const notes = await takeLock(conn, holder, opts.lockWaitSec);
     locked = true;
-    if (opts.pull) await pullImages(host, conn, opts.only);
-    const state = await observeAndPlan(fleet, host, conn, { ...(opts.only ? { only: opts.only } : {}), recordDir: opts.recordDir(host), pulled: opts.pull === true });
+    const pulled = opts.pull ? await pullImages(host, conn, opts.only) : undefined;
+    const state = await observeAndPlan(fleet, host, conn, { ...(opts.only ? { only: opts.only } : {}), recordDir: opts.recordDir(host), ...(pulled ? { pulled } : {}) });
     return { host, conn, holder, state, notes };
   } catch (err) {
     if (locked) await releaseLock(conn, holder).catch(() => undefined);
@@ -78,14 +78,29 @@ export async function prepareHost(fleet: Fleet, host: HostSpec, opts: PrepareOpt
   }
 }
 
-/** Pulls the images of the host's (selected) containers, in one command; a failed pull names the image. */
-async function pullImages(host: HostSpec, conn: Connection, only?: readonly string[]): Promise<void> {
+/**
+ * Pulls the images of the host's (selected) containers in one command and reports each image's id
+ * before and after (`image inspect` works the same on both engines); a failed pull names the image.
+ */
+async function pullImages(host: HostSpec, conn: Connection, only?: readonly string[]): Promise<Record<string, PulledImage>> {
   const images = [...new Set([...host.containers.values()].filter((c) => !only?.length || only.includes(c.name)).map((c) => c.config.image))].sort();
-  if (images.length === 0) return;
+  if (images.length === 0) return {};
   const target = engineTarget(host.settings);
-  const script = images.map((i) => `${quoteArgv(pullArgv(target, i))} >/dev/null || { echo ${quoteArg(i)}; exit 1; }`).join('\n');
+  const idOf = (image: string) => `$(${quoteArgv(imageIdArgv(target, image))} 2>/dev/null)`;
+  const script = images
+    .map((i) => `b=${idOf(i)}; ${quoteArgv(pullArgv(target, i))} >/dev/null || { echo ${quoteArg(`FAILED ${i}`)}; exit 1; }; printf '%s\\t%s\\t%s\\n' ${quoteArg(i)} "$b" ${idOf(i)}`)
+    .join('\n');
   const r = await conn.run(['sh', '-c', script], { timeoutMs: 30 * 60_000 });
-  if (r.code !== 0) throw new UserError(`${host.name}: pulling ${r.stdout.trim() || 'an image'} failed: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}; check the image name and that the host can reach its registry`);
+  if (r.code !== 0) {
+    const image = /^FAILED (.*)$/m.exec(r.stdout)?.[1] ?? 'an image';
+    throw new UserError(`${host.name}: pulling ${image} failed: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}; check the image name and that the host can reach its registry`);
+  }
+  const pulled: Record<string, PulledImage> = {};
+  for (const line of r.stdout.split('\n')) {
+    const [image, before, after] = line.split('\t');
+    if (image && after !== undefined) pulled[image] = { before: before ?? '', after };
+  }
+  return pulled;
 }
 
 export interface AppliedHost {

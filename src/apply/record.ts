@@ -52,11 +52,14 @@ export function buildRecord(state: HostState, result: HostApplyResult | null, co
   return { commit, deployed_at: now.toISOString(), deployed_by: by, containers };
 }
 
-/** Whether writing `next` records anything new (a no-op deploy on a new commit writes nothing). */
+/**
+ * Whether writing `next` records anything new (a no-op deploy on a new commit writes nothing). The image
+ * id counts: `man8s pull` re-creates a container with the same spec on a new image, and that is recorded.
+ */
 export function recordChanged(prev: DeployedRecord | null, next: DeployedRecord): boolean {
   if (!prev) return true;
   const key = (r: DeployedRecord) =>
-    JSON.stringify(Object.entries(r.containers).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => [n, c.spec_hash, c.files_hash, c.image, c.result === 'failed' || c.result === 'skipped']));
+    JSON.stringify(Object.entries(r.containers).sort(([a], [b]) => a.localeCompare(b)).map(([n, c]) => [n, c.spec_hash, c.files_hash, c.image, c.image_id ?? '', c.result === 'failed' || c.result === 'skipped']));
   return key(prev) !== key(next);
 }
 

@@ -213,6 +213,7 @@ async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
   ctx.io.say(`${label}: copying ${batches.flatMap((b) => b.rels).length} paths`);
   const started = Date.now();
   let sent = 0;
+  let total = 0;
   if (record.mode === 'direct') {
     const to = await directTarget(run);
     for (const b of batches) {
@@ -222,7 +223,8 @@ async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
         onProgress: (p) => ctx.io.progress(label, p),
         signal: ctx.signal,
       });
-      sent += r.stats.totalFileSize ?? 0;
+      sent += r.stats.transferredFileSize ?? 0;
+      total += r.stats.totalFileSize ?? 0;
     }
   } else {
     const local = localDir(record);
@@ -242,12 +244,13 @@ async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
         onProgress: (p) => ctx.io.progress(`${label} here → ${run.to.name}`, p),
         signal: ctx.signal,
       });
-      sent += pull.stats.totalFileSize ?? 0;
+      sent += pull.stats.transferredFileSize ?? 0;
+      total += pull.stats.totalFileSize ?? 0;
     }
   }
   ctx.io.progressDone();
   const secs = (Date.now() - started) / 1000;
-  ctx.io.say(`${label}: ${formatBytes(sent)} in ${secs.toFixed(1)} s`);
+  ctx.io.say(`${label}: ${formatBytes(total)} in sync, ${formatBytes(sent)} of it transferred, in ${secs.toFixed(1)} s`);
 }
 
 /** The workstation folder of --via-local: one per migration id, so a resumed run reuses what it pulled. */

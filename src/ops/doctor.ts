@@ -10,6 +10,7 @@ import type { HostSpec } from '../fleet/model.js';
 import { bridgeAddress, canonicalYggaddr, formatIPv6, parseIPv6, subnetText, yggaddrProblem } from '../man8s/ygg.js';
 import { parseYggSelf } from '../remote/observe.js';
 import { quoteArgv } from '../remote/quote.js';
+import { ENGINE_SH } from '../remote/engine-probe.js';
 import type { Connection } from '../remote/transport.js';
 import { keyValues, runProbe, SECTION_SH, type ProbeSection } from './probe.js';
 
@@ -18,33 +19,12 @@ export const DOCTOR_MAGIC = 'man8s-doctor 1';
 export const DOCTOR_SCRIPT = String.raw`
 ENGINE=$1; NS=$2; SNAP=$3; SP=$4; WITHYGG=$5; NOYGG=$6
 ${SECTION_SH}
-e() {
-  if [ "$ENGINE" = nerdctl ]; then nerdctl --namespace "$NS" --snapshotter "$SNAP" "$@"; else docker "$@"; fi
-}
+${ENGINE_SH}
 tools() {
   for t in rsync nsenter yggdrasilctl; do
     if command -v "$t" >/dev/null 2>&1; then echo "$t=1"; else echo "$t=0"; fi
   done
   echo "uid=$(id -u)"
-}
-engine() {
-  if [ "$ENGINE" = nerdctl ]; then
-    command -v nerdctl >/dev/null 2>&1 || { echo present=0; return 0; }
-    echo present=1
-    v=$(e version --format '{{.Client.Version}}' 2>"$T/ve") || printf 'error=%s\n' "$(head -c 300 "$T/ve" | tr '\n' ' ')"
-    printf 'version=%s\n' "$v"
-    if cv=$(e compose version --short 2>/dev/null) && [ -n "$cv" ]; then printf 'compose=nerdctl\ncompose_version=%s\n' "$cv"; fi
-  else
-    command -v docker >/dev/null 2>&1 || { echo present=0; return 0; }
-    echo present=1
-    v=$(docker version --format '{{.Server.Version}}' 2>"$T/ve") || printf 'error=%s\n' "$(head -c 300 "$T/ve" | tr '\n' ' ')"
-    printf 'version=%s\n' "$v"
-    if cv=$(docker compose version --short 2>/dev/null) && [ -n "$cv" ]; then
-      printf 'compose=docker-compose-v2\ncompose_version=%s\n' "$cv"
-    elif cv=$(docker-compose version --short 2>/dev/null) && [ -n "$cv" ]; then
-      printf 'compose=docker-compose-v1\ncompose_version=%s\n' "$cv"
-    fi
-  fi
 }
 ygg() {
   command -v yggdrasilctl >/dev/null 2>&1 || return 3

@@ -60,6 +60,11 @@ export interface HostPlan {
   warnings: string[];
 }
 
+export interface PulledImage {
+  before: string;
+  after: string;
+}
+
 export interface PlanInput {
   host: HostSpec;
   desired: DesiredHost;
@@ -67,8 +72,11 @@ export interface PlanInput {
   deployed: DeployedRecord | null;
   /** `--only`: plan just these containers (orphans are then not reported either). */
   only?: readonly string[];
-  /** Images were pulled just before observing (`--pull`): a container whose image id is now stale is re-created. */
-  pulled?: boolean;
+  /**
+   * Images pulled just before observing (`--pull`), with their ids before and after the pull. A container
+   * is re-created when its image moved in this pull, or when it runs an older id than its tag now names.
+   */
+  pulled?: Record<string, PulledImage>;
 }
 
 export function planHost(input: PlanInput): HostPlan {
@@ -92,8 +100,8 @@ export function planHost(input: PlanInput): HostPlan {
     const have = byName.get(want.name);
     // container.yaml is synced too, but it is man8s's input: its effect on the container is the spec hash.
     const contentChanges = fileChanges.filter((c) => !(c.type === 'conf' && c.path === configFile));
-    const newerImage = input.pulled && have?.managed ? newerImageId(observed, want, have) : undefined;
-    const { action, reasons } = decide(want, have, contentChanges, newerImage);
+    const stale = input.pulled && have?.managed ? staleImage(input.pulled, observed, want, have) : undefined;
+    const { action, reasons } = decide(want, have, contentChanges, stale);
     containers.push({ name: want.name, level: want.level, action, reasons, fileChanges, drift, desired: want, ...(have ? { observed: have } : {}) });
   }
 
@@ -110,17 +118,25 @@ export function planHost(input: PlanInput): HostPlan {
   return { host: host.name, containers, orphanContainers, orphanFolders, ...hostProblems(host, observed) };
 }
 
-/** After a pull: the image id the tag now points at, when it differs from the one the container runs. */
-function newerImageId(observed: Observed, want: DesiredContainer, have: ObservedContainer): string | undefined {
+/**
+ * After a pull, why the container's image is stale, if it is: the tag moved in this pull (works on every
+ * engine), or the container runs another id than the tag names now (docker reports ids per container;
+ * nerdctl reports only the reference, so there the first test is the one that counts).
+ */
+function staleImage(pulled: Record<string, PulledImage>, observed: Observed, want: DesiredContainer, have: ObservedContainer): string | undefined {
+  const p = pulled[want.image];
+  if (p && p.after && p.before !== p.after) return `pulled ${want.image}: new image ${shortId(p.after)} (was ${p.before ? shortId(p.before) : 'not on the host'})`;
   const now = observed.imageIds[want.image];
-  return now && have.image === want.image && now !== have.imageId ? now : undefined;
+  const isId = (id: string) => id.startsWith('sha256:');
+  if (now && have.image === want.image && isId(have.imageId) && now !== have.imageId) return `pulled ${want.image}: new image ${shortId(now)} (runs ${shortId(have.imageId)})`;
+  return undefined;
 }
 
 function decide(
   want: DesiredContainer,
   have: ObservedContainer | undefined,
   fileChanges: FileChange[],
-  newerImage?: string,
+  staleImageReason?: string,
 ): { action: Action; reasons: string[] } {
   const filesReason = fileChanges.length > 0 ? [describeFileChanges(fileChanges)] : [];
   if (!have) return { action: 'create', reasons: ['not on the host', ...filesReason] };
@@ -129,7 +145,7 @@ function decide(
     const why = have.image !== want.image ? `image ${have.image} → ${want.image}` : 'container settings changed (see the compose diff)';
     return { action: 'recreate', reasons: [why, ...filesReason] };
   }
-  if (newerImage) return { action: 'recreate', reasons: [`pulled ${want.image}: new image ${shortId(newerImage)} (runs ${shortId(have.imageId)})`, ...filesReason] };
+  if (staleImageReason) return { action: 'recreate', reasons: [staleImageReason, ...filesReason] };
   if (fileChanges.length > 0) {
     if (have.running) return { action: 'restart', reasons: filesReason };
     if (want.autostart) return { action: 'start', reasons: [`${have.state}, autostart`, ...filesReason] };

@@ -8,12 +8,12 @@ import type { HostSpec } from '../fleet/model.js';
 import { desiredHost, composeYaml, type DesiredHost } from '../man8s/render.js';
 import { readDeployed, type DeployedRecord } from '../git/deployed.js';
 import type { Connection } from '../remote/transport.js';
-import { observeHost } from '../remote/observe.js';
+import { observeHost, observeOptions } from '../remote/observe.js';
 import type { Observed } from '../remote/observed.js';
 import { hostPaths } from '../remote/paths.js';
 import { catFilesCommand, parseCatOutput, type RemoteFile } from '../remote/cat.js';
 import type { Fleet } from '../fleet/model.js';
-import { planHost, type HostPlan } from './diff.js';
+import { planHost, type HostPlan, type PulledImage } from './diff.js';
 import type { TextDiff } from './format.js';
 
 export interface HostState {
@@ -29,19 +29,14 @@ export async function observeAndPlan(
   fleet: Fleet,
   host: HostSpec,
   conn: Connection,
-  opts: { only?: readonly string[]; recordDir?: string; pulled?: boolean } = {},
+  opts: { only?: readonly string[]; recordDir?: string; pulled?: Record<string, PulledImage> } = {},
 ): Promise<HostState> {
   const desired = desiredHost(fleet, host.name);
   const [observed, deployed] = await Promise.all([
-    observeHost(conn, {
-      storagePath: host.settings.storage_path,
-      engine: host.settings.engine,
-      namespace: host.settings.nerdconfig.namespace,
-      snapshotter: host.settings.nerdconfig.snapshotter,
-    }),
+    observeHost(conn, observeOptions(host.settings)),
     readDeployed(opts.recordDir ?? host.dir),
   ]);
-  const plan = planHost({ host, desired, observed, deployed, ...(opts.only ? { only: opts.only } : {}), ...(opts.pulled ? { pulled: true } : {}) });
+  const plan = planHost({ host, desired, observed, deployed, ...(opts.only ? { only: opts.only } : {}), ...(opts.pulled ? { pulled: opts.pulled } : {}) });
   return { host, desired, observed, deployed, plan };
 }
 

@@ -11,13 +11,14 @@
  * few MB), so this is milliseconds and buys exact drift detection without trusting mtimes (git checkouts
  * rewrite mtimes; operators edit in place). Data, log and cache trees, which can be huge, are never read.
  */
-import type { Engine, MountType, SyncedType, TreeEntry } from '../fleet/model.js';
+import type { Engine, MountType, SyncedType, TreeEntry, HostSettings } from '../fleet/model.js';
 import { MOUNT_TYPES, SYNCED_TYPES } from '../fleet/model.js';
 import { UserError } from '../errors.js';
 import { MANAGED_LABEL, type ComposeFlavor } from './engine.js';
 import { LOCK_STATE_SH, parseLockResponse } from './lock.js';
 import { hostPaths, LOCK_DIR } from './paths.js';
 import type { Observed, ObservedContainer } from './observed.js';
+import { ENGINE_SH } from './engine-probe.js';
 import type { Connection, RemoteCommand } from './transport.js';
 
 export const OBSERVE_MAGIC = 'man8s-observe 1\n';
@@ -33,9 +34,7 @@ sec() {
   printf '@@man8s %s %s %s %s\n' "$n" "$rc" "$(wc -c <"$T/o" | tr -d ' ')" "$(wc -c <"$T/e" | tr -d ' ')"
   cat "$T/o" "$T/e"
 }
-e() {
-  if [ "$ENGINE" = nerdctl ]; then nerdctl --namespace "$NS" --snapshotter "$SNAP" "$@"; else docker "$@"; fi
-}
+${ENGINE_SH}
 meta() { printf 'hostname=%s\ntime=%s\n' "$(uname -n)" "$(date +%s)"; }
 storage() {
   [ -d "$SP" ] || return 3
@@ -49,25 +48,6 @@ hashes() (
   [ -d "$SP/$1" ] || exit 3
   cd "$SP/$1" && find . -type f -exec sha256sum -z -- {} +
 )
-engine() {
-  if [ "$ENGINE" = nerdctl ]; then
-    command -v nerdctl >/dev/null 2>&1 || { echo present=0; return 0; }
-    echo present=1
-    v=$(e version --format '{{.Client.Version}}' 2>"$T/ve") || printf 'error=%s\n' "$(head -c 300 "$T/ve" | tr '\n' ' ')"
-    printf 'version=%s\ncompose=nerdctl\n' "$v"
-    printf 'compose_version=%s\n' "$(e compose version --short 2>/dev/null)"
-  else
-    command -v docker >/dev/null 2>&1 || { echo present=0; return 0; }
-    echo present=1
-    v=$(docker version --format '{{.Server.Version}}' 2>"$T/ve") || printf 'error=%s\n' "$(head -c 300 "$T/ve" | tr '\n' ' ')"
-    printf 'version=%s\n' "$v"
-    if cv=$(docker compose version --short 2>/dev/null) && [ -n "$cv" ]; then
-      printf 'compose=docker-compose-v2\ncompose_version=%s\n' "$cv"
-    elif cv=$(docker-compose version --short 2>/dev/null) && [ -n "$cv" ]; then
-      printf 'compose=docker-compose-v1\ncompose_version=%s\n' "$cv"
-    fi
-  fi
-}
 MANAGED=
 containers() {
   if [ "$ENGINE" = nerdctl ]; then command -v nerdctl >/dev/null 2>&1 || return 3
@@ -131,6 +111,11 @@ export interface ObserveOptions {
   stateDir?: string;
   /** yggdrasilctl -endpoint, when the admin socket is not the default. */
   yggEndpoint?: string;
+}
+
+/** The observe options of a fleet host: its storage path, engine and nerdctl namespace/snapshotter. */
+export function observeOptions(settings: Pick<HostSettings, 'storage_path' | 'engine' | 'nerdconfig'>): ObserveOptions {
+  return { storagePath: settings.storage_path, engine: settings.engine, namespace: settings.nerdconfig.namespace, snapshotter: settings.nerdconfig.snapshotter };
 }
 
 export function observeCommand(o: ObserveOptions): RemoteCommand {

@@ -159,46 +159,33 @@ export interface MigrateOptions {
   sshBinary?: string;
 }
 
-/** Run on the SOURCE host (through its Connection): pushes the container's folders straight to the target. */
-export function migrateDirectArgv(o: MigrateOptions & { fromStorage: string; to: RshHost; toStorage: string }): string[] {
+/** The one shape every migration copy has: the flags, the container's folders, one side over ssh. */
+function migrateArgv(o: MigrateOptions, via: RshHost, from: string, to: string): string[] {
   return [
     'rsync',
     ...MIGRATE_FLAGS,
     ...(o.delete ? ['--delete'] : []),
     '-e',
-    rsyncRsh(o.to, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
+    rsyncRsh(via, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
     ...containerFilters(o.name, o.types),
-    `${trimSlash(o.fromStorage)}/`,
-    remoteSpec(o.to, `${trimSlash(o.toStorage)}/`),
+    from,
+    to,
   ];
+}
+
+/** Run on the SOURCE host (through its Connection): pushes the container's folders straight to the target. */
+export function migrateDirectArgv(o: MigrateOptions & { fromStorage: string; to: RshHost; toStorage: string }): string[] {
+  return migrateArgv(o, o.to, `${trimSlash(o.fromStorage)}/`, remoteSpec(o.to, `${trimSlash(o.toStorage)}/`));
 }
 
 /** Run locally: copies the container's folders from the source host into a local folder (needs root locally to keep owners). */
 export function migratePullArgv(o: MigrateOptions & { from: RshHost; fromStorage: string; localDir: string }): string[] {
-  return [
-    'rsync',
-    ...MIGRATE_FLAGS,
-    ...(o.delete ? ['--delete'] : []),
-    '-e',
-    rsyncRsh(o.from, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
-    ...containerFilters(o.name, o.types),
-    remoteSpec(o.from, `${trimSlash(o.fromStorage)}/`),
-    `${trimSlash(o.localDir)}/`,
-  ];
+  return migrateArgv(o, o.from, remoteSpec(o.from, `${trimSlash(o.fromStorage)}/`), `${trimSlash(o.localDir)}/`);
 }
 
 /** Run locally: copies the local folder (from migratePullArgv) to the target host. */
 export function migratePushArgv(o: MigrateOptions & { localDir: string; to: RshHost; toStorage: string }): string[] {
-  return [
-    'rsync',
-    ...MIGRATE_FLAGS,
-    ...(o.delete ? ['--delete'] : []),
-    '-e',
-    rsyncRsh(o.to, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
-    ...containerFilters(o.name, o.types),
-    `${trimSlash(o.localDir)}/`,
-    remoteSpec(o.to, `${trimSlash(o.toStorage)}/`),
-  ];
+  return migrateArgv(o, o.to, `${trimSlash(o.localDir)}/`, remoteSpec(o.to, `${trimSlash(o.toStorage)}/`));
 }
 
 // ---------------------------------------------------------------- output parsers (pure)

@@ -86,6 +86,11 @@ export async function ensurePackages(install: boolean, log: (line: string) => vo
   });
   if (inst.code !== 0)
     throw new UserError(`sandbox: apt-get install ${missing.join(' ')} failed:\n${inst.stderr.trim()}`);
+  if (missing.includes('docker-registry') && existsSync('/usr/bin/systemctl')) {
+    // On a systemd machine the package starts a registry on :5000 of the machine itself; the sandbox only
+    // uses the binary (inside a host's namespace), so nothing is left listening outside it.
+    await run(['systemctl', 'disable', '--now', 'docker-registry.service'], { timeoutMs: 60_000 });
+  }
   missing = await missingPackages();
   if (missing.length > 0) throw new UserError(`sandbox: still missing after apt-get install: ${missing.join(' ')}`);
 }

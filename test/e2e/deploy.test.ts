@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureSandbox, resetSandboxHosts, type SandboxHandle } from '../support/sandbox.js';
-import { makeSandboxFleet, inspect, type E2EFleet } from '../support/e2e-fleet.js';
+import { spawn } from 'node:child_process';
+import { makeSandboxFleet, inspect, CLI, type E2EFleet } from '../support/e2e-fleet.js';
 
 let sb: SandboxHandle;
 let fleet: E2EFleet;
@@ -253,6 +254,30 @@ describe('deploy', () => {
     const again = await deploy(['--changed']);
     assert.equal(again.code, 0, explain(again));
     assert.match(again.stdout, /no host to deploy: none changed/);
+  });
+
+  test('Ctrl-C finishes the current step, skips the rest with their files put back, and releases the lock', async () => {
+    const before = (await inspect(sb, 'relink', 'app'))!;
+    fleet.write('hosts/relink/conf/db/container.yaml', DB.replace('/data: {}', '/data: {}\n    /data2: {}'));
+    fleet.write('hosts/relink/conf/app/container.yaml', APP('\n  EXTRA: "interrupted"'));
+    fleet.write('hosts/relink/conf/app/etc/app/app.conf', 'level = 2\n');
+    fleet.commit('db and app change');
+    const child = spawn(process.execPath, [CLI, 'deploy', '--yes', 'relink', '--settle', '6'], { cwd: fleet.dir, env: { ...process.env, CI: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      if (/relink: db: waiting until it stays up/.test(out) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 130, out);
+    assert.match(out, /relink: db: done/);
+    assert.match(out, /relink: app: skipped \(interrupted\)/);
+    assert.deepEqual(await inspect(sb, 'relink', 'app'), before, 'app untouched');
+    assert.equal(await sb.mustRun('relink', ['cat', '/var/lib/man8s/conf/app/etc/app/app.conf']), 'level = 1\n', 'its synced file put back');
+    assert.equal((await sb.run('relink', ['test', '-e', '/run/lock/man8s'])).code, 1, 'lock released');
+    const rest = await deploy(['relink']);
+    assert.equal(rest.code, 0, explain(rest));
+    assert.match(rest.stdout, /relink: 1 recreated, 2 unchanged/);
   });
 
   test('an orphan is reported, kept without --prune, removed with it, and its data stays', async () => {

@@ -102,7 +102,7 @@ after(async () => {
 });
 
 describe('migrate', () => {
-  test('moves a container with odd data; identical on the target; new address reached from a third host; committed', async () => {
+  test('moves a container with odd data; identical on the target; new address reached from a third host; committed', async (t) => {
     const unit = '/var/lib/man8s/data/app';
     const data = `${unit}/data`;
     const xattr = await sb.run('relink', ['sh', '-c', `touch ${data}/probe && setfattr -n user.man8s -v ok ${data}/probe && getfattr -n user.man8s ${data}/probe`]);
@@ -129,6 +129,8 @@ describe('migrate', () => {
 
     const r = await migrate(['app', 'relink', 'lothric', '--checksum']);
     assert.equal(r.code, 0, explain(r));
+    // The run's own output in the test log: what an operator sees, with the measured downtime.
+    for (const line of r.stdout.trimEnd().split('\n')) t.diagnostic(line);
     assert.match(r.stdout, /redeploy \(their dns\/local_access address changes\): tarrey\/client/);
     assert.match(r.stdout, /custom source of app:\/extra/);
     assert.match(r.stdout, /verified: \d+ entries/);
@@ -162,7 +164,7 @@ describe('migrate', () => {
     // One commit: the move and both hosts' deployed.yaml (and tarrey's, redeployed).
     assert.equal(fleet.git('rev-parse', 'HEAD~1').trim(), head);
     assert.equal(fleet.git('log', '-1', '--format=%s').trim(), 'migrate app: relink → lothric');
-    const files = fleet.git('show', '--name-only', '--format=', 'HEAD').trim().split('\n');
+    const files = fleet.git('diff', '--name-only', '--no-renames', 'HEAD~1', 'HEAD').trim().split('\n');
     for (const f of ['hosts/lothric/conf/app/container.yaml', 'hosts/relink/conf/app/container.yaml', 'hosts/lothric/deployed.yaml', 'hosts/relink/deployed.yaml', 'hosts/tarrey/deployed.yaml']) {
       assert.ok(files.includes(f), `${f} in ${files.join(', ')}`);
     }
@@ -234,10 +236,13 @@ describe('migrate', () => {
     const env = { ...process.env, CI: '1', NO_COLOR: '1', MAN8S_TEST_PAUSE_AT: 'phase2', MAN8S_TEST_PAUSE_FILE: file };
     delete env.MAN8S_SANDBOX;
     delete env.MAN8S_SANDBOX_OVERLAY;
-    const child = spawn(process.execPath, [CLI, 'migrate', '--yes', '--settle', '1', name, 'relink', 'lothric'], { cwd: fleet.dir, env, stdio: 'ignore' });
+    const child = spawn(process.execPath, [CLI, 'migrate', '--yes', '--settle', '1', name, 'relink', 'lothric'], { cwd: fleet.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
     const exited = new Promise<void>((res) => child.on('close', () => res()));
     for (let i = 0; i < 600 && !existsSync(`${file}.reached`); i++) await new Promise((res) => setTimeout(res, 100));
-    assert.ok(existsSync(`${file}.reached`), 'the migration reached phase 2');
+    assert.ok(existsSync(`${file}.reached`), `the migration did not reach phase 2:\n${output}`);
     child.kill('SIGKILL');
     await exited;
     rmSync(dir, { recursive: true, force: true });

@@ -142,6 +142,61 @@ describe('planHost', () => {
   });
 });
 
+describe('planHost after a pull', () => {
+  const OLD = `sha256:${'1'.repeat(64)}`;
+  const NEW = `sha256:${'2'.repeat(64)}`;
+  /** web runs OLD; after the pull its tag nginx:1.29 points at `tagNow`. */
+  const pulledHost = (tagNow: string | undefined, over: Partial<Observed> = {}): Observed =>
+    inSync({
+      containers: [running('db'), running('web', { imageId: OLD }), running('tool', { state: 'exited', running: false })],
+      imageIds: tagNow ? { 'nginx:1.29': tagNow } : {},
+      ...over,
+    });
+  // A pull that did not move the tag (it was moved by hand before): the docker-style id comparison decides.
+  const planPulled = (observed: Observed, pulled: boolean) =>
+    planHost({ host, desired, observed, deployed: null, only: ['web'], ...(pulled ? { pulled: { 'nginx:1.29': { before: NEW, after: NEW } } } : {}) });
+
+  it('a tag this pull moved re-creates the container even where the engine reports no ids (nerdctl)', () => {
+    const nerdctl = inSync({ containers: [running('db'), running('web', { imageId: 'nginx:1.29' })], imageIds: {} });
+    const moved = planHost({ host, desired, observed: nerdctl, deployed: null, only: ['web'], pulled: { 'nginx:1.29': { before: OLD, after: NEW } } });
+    assert.equal(moved.containers[0]!.action, 'recreate');
+    assert.deepEqual(moved.containers[0]!.reasons, ['pulled nginx:1.29: new image 222222222222 (was 111111111111)']);
+    const same = planHost({ host, desired, observed: nerdctl, deployed: null, only: ['web'], pulled: { 'nginx:1.29': { before: OLD, after: OLD } } });
+    assert.equal(same.containers[0]!.action, 'none');
+  });
+
+  it('a tag that now points at another image id re-creates the container, saying why', () => {
+    const web = planPulled(pulledHost(NEW), true).containers.find((c) => c.name === 'web')!;
+    assert.equal(web.action, 'recreate');
+    assert.deepEqual(web.reasons, ['pulled nginx:1.29: new image 222222222222 (runs 111111111111)']);
+  });
+
+  it('the same image id after the pull changes nothing', () => {
+    const p = planPulled(pulledHost(OLD), true);
+    assert.deepEqual(actions(p), { web: 'none' });
+    assert.equal(hostHasChanges(p), false);
+  });
+
+  it('without a pull, a tag that moved (someone pulled by hand) is not a reason to re-create', () => {
+    const p = planPulled(pulledHost(NEW), false);
+    assert.deepEqual(actions(p), { web: 'none' });
+    assert.equal(hostHasChanges(p), false);
+  });
+
+  it('an image id the host could not resolve is not a change', () => {
+    assert.deepEqual(actions(planPulled(pulledHost(undefined), true)), { web: 'none' });
+  });
+
+  it('a spec change still names the spec change; file changes ride along with a pulled image', () => {
+    const spec = planPulled(pulledHost(NEW, { containers: [running('web', { imageId: OLD, image: 'nginx:1.28', labels: { [LABEL_MANAGED]: 'true', [LABEL_SPEC_HASH]: 'old' } })] }), true);
+    assert.deepEqual(spec.containers[0]!.reasons, ['image nginx:1.28 → nginx:1.29']);
+    const www: TreeEntry[] = [{ path: 'index.html', kind: 'file', mode: 0o644, sha256: 'f'.repeat(64), size: 3 }];
+    const files = planPulled(pulledHost(NEW, { trees: { conf: { db: confTree, web: www, tool: [] }, plugin: {} } }), true).containers[0]!;
+    assert.equal(files.action, 'recreate');
+    assert.deepEqual(files.reasons, ['pulled nginx:1.29: new image 222222222222 (runs 111111111111)', 'files changed: conf/index.html']);
+  });
+});
+
 describe('diffTrees', () => {
   it('reports added, changed (content, mode, link target, kind) and removed entries', () => {
     const have: TreeEntry[] = [

@@ -89,5 +89,7 @@ describe('deployed.yaml record', () => {
     assert.equal(recordChanged(first, buildRecord(s, null, 'b', new Date(), 'y')), false);
     assert.equal(recordChanged(first, { ...first, containers: { ...first.containers, db: { ...first.containers.db!, spec_hash: 'z' } } }), true);
     assert.equal(recordChanged(first, { ...first, containers: { ...first.containers, db: { ...first.containers.db!, result: 'failed' } } }), true);
+    // man8s pull: same spec, re-created on the new image a moved tag points at.
+    assert.equal(recordChanged(first, { ...first, containers: { ...first.containers, db: { ...first.containers.db!, image_id: 'sha256:pulled', result: 'recreated' } } }), true);
   });
 });

@@ -33,6 +33,7 @@ function makeIO(interactive: boolean): MigrateIO {
   const tty = process.stdout.isTTY && !process.env.CI;
   let open = false;
   let last = 0;
+  const finished = new Set<string>();
   const end = () => {
     if (open) process.stdout.write('\n');
     open = false;
@@ -47,7 +48,9 @@ function makeIO(interactive: boolean): MigrateIO {
       if (tty) {
         process.stdout.write(`\r${text.padEnd(78)}`);
         open = true;
-      } else if (Date.now() - last > 5000 || p.percent === 100) {
+      } else if ((p.percent === 100 && !finished.has(label)) || (p.percent < 100 && Date.now() - last > 5000)) {
+        // rsync repeats its 100 % line once per file checked after the last transfer: print it once.
+        if (p.percent === 100) finished.add(label);
         last = Date.now();
         process.stdout.write(`${text}\n`);
       }

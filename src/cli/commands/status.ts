@@ -3,7 +3,7 @@ import { ExitCode, UserError } from '../../errors.js';
 import { eachHost, openHost, selectHosts } from '../../apply/hosts.js';
 import { readDeployed } from '../../git/deployed.js';
 import { headCommit, openRepo, type FleetRepo } from '../../git/repo.js';
-import { observeHost } from '../../remote/observe.js';
+import { observeHost, observeOptions } from '../../remote/observe.js';
 import type { ConnectionStats } from '../../remote/transport.js';
 import { deployedVsHead, formatHostStatus, reachableStatus, statusIsBad, type HostStatus, type ReachableStatus } from '../../ops/status.js';
 import { withoutHostPrefix } from '../../ops/messages.js';
@@ -45,12 +45,7 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       const conn = await openHost(host, settings);
       try {
         const [observed, deployed] = await Promise.all([
-          observeHost(conn, {
-            storagePath: host.settings.storage_path,
-            engine: host.settings.engine,
-            namespace: host.settings.nerdconfig.namespace,
-            snapshotter: host.settings.nerdconfig.snapshotter,
-          }),
+          observeHost(conn, observeOptions(host.settings)),
           readDeployed(host.dir),
         ]);
         const destination = `${conn.resolved.user}@${conn.resolved.hostname}:${conn.resolved.port}`;
