@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { UserError } from '../errors.js';
-import { parseProgress2, parseStats, remoteSpec, rsyncRsh, type RshHost, type RsyncProgress, type RsyncStats } from '../remote/rsync.js';
+import { parseProgress2, parseStats, remoteSpec, rshArgv, rsyncRsh, type RshHost, type RsyncProgress, type RsyncStats } from '../remote/rsync.js';
 import { quoteArgv } from '../remote/quote.js';
 import type { Connection, RemoteCommand } from '../remote/transport.js';
 import type { CopyUnit } from './plan.js';
@@ -266,9 +266,24 @@ function progressSplitter(onProgress?: (p: RsyncProgress) => void): { feed: (chu
   };
 }
 
+/** The argv run on the source host for a direct copy: rsync in its own process group, pid recorded, waited for. */
+export function directCopyCommand(pidPath: string, rsyncArgv: readonly string[]): string[] {
+  return ['setsid', '--wait', 'sh', '-c', 'p=$1; shift; mkdir -p "$(dirname "$p")"; echo $$ >"$p"; exec "$@"', 'man8s-copy', pidPath, ...rsyncArgv];
+}
+
+/**
+ * The argv run on the source host to prove, before anything changes, that it can reach the target the
+ * way the copy will (same ssh options, same pinned host key).
+ */
+export function reachTargetArgv(to: RshHost): string[] {
+  return [...rshArgv(to), to.alias, 'true'];
+}
+
 /**
  * Runs a direct copy on the source host. `setsid` makes rsync lead its own process group, whose id goes
  * to the pid file: a later run kills the group (rsync and its ssh) if this one was killed mid-copy.
+ * `--wait` matters: the login shell is already a group leader, so setsid forks, and without it the
+ * parent would exit 0 at once while rsync went on unobserved (its exit code lost).
  */
 export async function runDirectCopy(
   conn: Connection,
@@ -278,8 +293,7 @@ export async function runDirectCopy(
   const started = Date.now();
   const out = progressSplitter(o.onProgress);
   let stderr = '';
-  const wrapped = ['sh', '-c', 'p=$1; shift; mkdir -p "$(dirname "$p")"; echo $$ >"$p"; exec "$@"', 'man8s-copy', o.pidPath, ...argv];
-  const code = await conn.stream(['setsid', ...wrapped], {
+  const code = await conn.stream(directCopyCommand(o.pidPath, argv), {
     onStdout: out.feed,
     onStderr: (c) => (stderr += c.toString('utf8')),
     ...(o.signal ? { signal: o.signal } : {}),

@@ -46,6 +46,7 @@ import {
   probeCommand,
   pullCopyArgv,
   pushCopyArgv,
+  reachTargetArgv,
   runDirectCopy,
   runLocalCopy,
 } from './copy.js';
@@ -188,18 +189,30 @@ function checkAborted(ctx: MigrateContext): void {
 // ---------------------------------------------------------------- copy
 
 /** How the source host's rsync reaches the target: the address this machine uses, the key it verified. */
-async function directTarget(run: Run): Promise<RshHost> {
-  const r = run.to.conn.resolved;
+async function directTarget(from: Side, to: Side, name: string): Promise<RshHost> {
+  const r = to.conn.resolved;
   const entries = await readKnownHosts([...r.userKnownHostsFiles, ...r.globalKnownHostsFiles]);
   const names = lookupNames(r);
   const keys = entries.filter((e) => !e.marker && names.some((n) => entryMatchesName(e, n)));
   if (keys.length === 0) {
-    throw new UserError(`${run.to.name}: its host key is not in this machine's known_hosts, so it cannot be handed to ${run.from.name}; connect once with --accept-new-host-keys`);
+    throw new UserError(`${to.name}: its host key is not in this machine's known_hosts, so it cannot be handed to ${from.name}; connect once with --accept-new-host-keys`);
   }
-  const file = `${run.from.paths.state}/migrate/${run.record.name}.known_hosts`;
+  const file = `${from.paths.state}/migrate/${name}.known_hosts`;
   const text = keys.map((k) => `${knownHostsName(r.hostname, r.port)} ${k.keyType} ${k.keyBase64}`).join('\n') + '\n';
-  await run.from.conn.check(['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat >"$1"', 'man8s-known-hosts', file], 'handing the target host key to the source', { stdin: text });
+  await from.conn.check(['sh', '-c', 'mkdir -p "$(dirname "$1")" && cat >"$1"', 'man8s-known-hosts', file], 'handing the target host key to the source', { stdin: text });
   return { alias: r.hostname, port: r.port, user: r.user, userKnownHostsFiles: [file], globalKnownHostsFiles: ['/dev/null'], connectTimeout: 15, serverAliveInterval: 15 };
+}
+
+/** Preflight of a direct copy: the source must reach the target over ssh exactly as its rsync will. */
+async function checkDirectReach(from: Side, to: Side, name: string): Promise<void> {
+  const rsh = await directTarget(from, to, name);
+  const r = await from.conn.run(reachTargetArgv(rsh), { timeoutMs: 60_000 });
+  if (r.code === 0) return;
+  const why = r.stderr.trim().split('\n').filter((l) => l && !l.startsWith('Warning:')).slice(-1)[0] ?? `ssh exit ${r.code}`;
+  throw new UserError(
+    `${from.name} cannot ssh to ${to.name} (${rsh.user}@${rsh.alias} port ${rsh.port}) for the direct copy: ${why}; ` +
+      `give ${from.name}'s root a key that ${to.name} accepts (its authorized_keys), or copy through this machine with --via-local`,
+  );
 }
 
 async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
@@ -215,7 +228,7 @@ async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
   let sent = 0;
   let total = 0;
   if (record.mode === 'direct') {
-    const to = await directTarget(run);
+    const to = await directTarget(run.from, run.to, record.name);
     for (const b of batches) {
       const r = await runDirectCopy(run.from.conn, directCopyArgv(b, to), {
         pidPath: pidFile(run.from.paths.state, record.name),
@@ -546,6 +559,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
     from = await openSide(ctx, ctx.fleet, o.from, baseCommit);
     to = await openSide(ctx, ctx.fleet, o.to, baseCommit);
     const facts = await remotePreflight(ctx.fleet, plan, o, { from: from.conn, to: to.conn });
+    if (!o.viaLocal) await checkDirectReach(from, to, o.name);
     from.compose = facts.fromObserved.engine.compose;
     to.compose = facts.toObserved.engine.compose;
     ctx.io.say(formatMigrationPlan(plan, facts, affected, o));

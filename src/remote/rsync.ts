@@ -51,7 +51,12 @@ function sshValueQuote(v: string): string {
 
 /** The -e value: ssh with everything resolved, refusing unknown keys and any prompt. */
 export function rsyncRsh(h: RshHost, o: { sshBinary?: string } = {}): string {
-  const words = [
+  return rshArgv(h, o).map(rshQuote).join(' ');
+}
+
+/** The ssh argv (without destination) that reaches `h` non-interactively, host key checked. */
+export function rshArgv(h: RshHost, o: { sshBinary?: string } = {}): string[] {
+  return [
     o.sshBinary ?? 'ssh',
     ...(h.configFile ? ['-F', h.configFile] : []),
     '-p',
@@ -68,7 +73,6 @@ export function rsyncRsh(h: RshHost, o: { sshBinary?: string } = {}): string {
     ...(h.connectTimeout ? ['-o', `ConnectTimeout=${h.connectTimeout}`] : []),
     ...(h.serverAliveInterval ? ['-o', `ServerAliveInterval=${h.serverAliveInterval}`] : []),
   ];
-  return words.map(rshQuote).join(' ');
 }
 
 /** `host:path` for rsync; IPv6 literals need brackets or rsync reads their colons as the separator. */

@@ -131,7 +131,7 @@ describe('pull', () => {
     assert.equal(await imageOf('other'), oldId);
 
     // The plan shown: app re-created because of the pull; other not even planned.
-    assert.match(r.stdout, new RegExp(`-/\\+ recreate app +pulled ${IMAGE.replace(/[.]/g, '\\.')}: new image ${newId.slice(7, 19)} \\(runs ${oldId.slice(7, 19)}\\)`), explain(r));
+    assert.match(r.stdout, new RegExp(`-/\\+ recreate app +pulled ${IMAGE.replace(/[.]/g, '\\.')}: new image ${newId.slice(7, 19)} \\(was ${oldId.slice(7, 19)}\\)`), explain(r));
     assert.doesNotMatch(r.stdout, /other/, explain(r));
     // Summary: Host Created Recreated Restarted Started Unchanged Failed Skipped Pruned.
     assert.match(r.stdout, new RegExp(`^${HOST}\\s+0\\s+1\\s+0\\s+0\\s+0\\s+0\\s+0\\s+0\\s*$`, 'm'), explain(r));
