@@ -24,22 +24,22 @@ export function readTree(dir: string, label: string): Tree {
   const entries: TreeEntry[] = [];
   const problems: TreeProblem[] = [];
   const walk = (rel: string) => {
-    const names = readdirSync(rel ? join(dir, rel) : dir).sort();
-    for (const name of names) {
-      const path = rel ? `${rel}/${name}` : name;
+    // Dirent types spare an lstat per folder and symlink; only files need one, for the executable bit.
+    const dirents = readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true }).sort(byName);
+    for (const d of dirents) {
+      const path = rel ? `${rel}/${d.name}` : d.name;
       const abs = join(dir, path);
-      const st = lstatSync(abs);
-      const mode = gitMode(st.mode, st.isSymbolicLink(), st.isDirectory());
-      if (st.isSymbolicLink()) {
+      if (d.isSymbolicLink()) {
         const target = readlinkSync(abs);
-        entries.push({ path, kind: 'symlink', mode, target });
+        entries.push({ path, kind: 'symlink', mode: gitMode(0, true, false), target });
         const problem = symlinkProblem(path, target, label);
         if (problem) problems.push({ path, message: problem });
-      } else if (st.isDirectory()) {
-        entries.push({ path, kind: 'dir', mode });
+      } else if (d.isDirectory()) {
+        entries.push({ path, kind: 'dir', mode: gitMode(0, false, true) });
         walk(path);
-      } else if (st.isFile()) {
+      } else if (d.isFile()) {
         const content = readFileSync(abs);
+        const mode = gitMode(lstatSync(abs).mode, false, false);
         entries.push({ path, kind: 'file', mode, size: content.length, sha256: createHash('sha256').update(content).digest('hex') });
       } else {
         problems.push({ path, message: `${label}/${path} is not a regular file, folder or symlink (a socket, fifo or device cannot be synced)` });
@@ -52,6 +52,9 @@ export function readTree(dir: string, label: string): Tree {
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { entries, problems };
 }
+
+/** Sorts directory entries by name, as readdirSync(...).sort() would sort the names. */
+export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
  * The mode git would give the entry: git records only a file's executable bit, so a checkout's modes
