@@ -22,8 +22,8 @@ import type { HostState } from '../plan/run.js';
 import { composeYaml } from '../man8s/render.js';
 import type { Connection } from '../remote/transport.js';
 import { hostPaths, type HostPaths } from '../remote/paths.js';
-import { engineTarget, composeApplyCommand, composeRollbackCommand, composeRemoveCommand, restartArgv, startArgv, stopArgv, type EngineTarget } from '../remote/engine.js';
-import { pushTreesArgv, runRsync, type TreeRef } from '../remote/rsync.js';
+import { engineTarget, composeApplyCommand, composeRollbackCommand, composeRemoveCommand, startContainersCommand, stopArgv, type EngineTarget } from '../remote/engine.js';
+import { makeFolderSkeleton, mountFoldersInTrees, pushTreesArgv, runRsync, type TreeRef } from '../remote/rsync.js';
 import { prepareMountsCommand, parsePrepareOutput } from '../remote/mounts.js';
 import { waitRunningCommand, parseWaitOutput, type WaitOptions } from '../remote/health.js';
 import { restoreFilesCommand, parseRestoreOutput, setAsideFoldersCommand } from '../remote/files.js';
@@ -148,10 +148,17 @@ async function syncFiles(run: Run, containers: readonly ContainerPlan[]): Promis
   let changed = 0;
   if (trees.length > 0) {
     run.say(`syncing conf/plugin of ${[...run.synced].join(', ')}`);
-    const argv = pushTreesArgv({ host: run.conn.resolved, localDir: run.host.dir, storagePath: run.paths.storage, trees, backupDir: run.backupDir });
-    const r = await runRsync(argv, { label: run.host.name });
-    run.conn.recordExternal({ connections: 1, bytesSent: r.stats.bytesSent ?? 0, bytesReceived: r.stats.bytesReceived ?? 0 });
-    changed = r.items.length;
+    // Folder mounts inside conf/plugin are usually empty in git (which cannot store them): keep them.
+    const folders = mountFoldersInTrees(run.paths.storage, containers.flatMap((c) => c.desired.mounts), trees);
+    const skeleton = folders.length > 0 ? await makeFolderSkeleton(folders) : undefined;
+    try {
+      const argv = pushTreesArgv({ host: run.conn.resolved, localDir: run.host.dir, storagePath: run.paths.storage, trees, backupDir: run.backupDir, ...(skeleton ? { skeletonDir: skeleton.dir } : {}) });
+      const r = await runRsync(argv, { label: run.host.name });
+      run.conn.recordExternal({ connections: 1, bytesSent: r.stats.bytesSent ?? 0, bytesReceived: r.stats.bytesReceived ?? 0 });
+      changed = r.items.length;
+    } finally {
+      await skeleton?.remove();
+    }
   }
   if (setAside.length > 0) {
     const cmd = setAsideFoldersCommand({ storage: run.paths.storage, backupDir: run.backupDir, folders: setAside });
@@ -238,7 +245,7 @@ async function runActions(run: Run, todo: readonly ContainerPlan[]): Promise<Con
   await Promise.all([
     ...composeJobs.map(async (c) => {
       run.mark(c.name, 'applying', c.action);
-      const cmd = composeApplyCommand({ target: run.target, paths: run.paths, name: c.name, yaml: composeYaml(c.desired.compose), recreate: c.action === 'recreate', ...(run.opts.pull ? { pull: true } : {}) });
+      const cmd = composeApplyCommand({ target: run.target, paths: run.paths, name: c.name, yaml: composeYaml(c.desired.compose), recreate: c.action === 'recreate', filesHash: c.desired.filesHash, ...(run.opts.pull ? { pull: true } : {}) });
       const r = await run.conn.runCommand(cmd, { timeoutMs: 15 * 60_000 });
       if (r.code === 0) ok.push(c);
       else {
@@ -250,8 +257,8 @@ async function runActions(run: Run, todo: readonly ContainerPlan[]): Promise<Con
       const group = batch(action);
       if (group.length === 0) return;
       for (const c of group) run.mark(c.name, 'applying', action);
-      const names = group.map((c) => c.name);
-      const r = await run.conn.run(action === 'restart' ? restartArgv(run.target, names) : startArgv(run.target, names), { timeoutMs: 5 * 60_000 });
+      const cmd = startContainersCommand({ target: run.target, paths: run.paths, action, containers: group.map((c) => ({ name: c.name, filesHash: c.desired.filesHash })) });
+      const r = await run.conn.runCommand(cmd, { timeoutMs: 5 * 60_000 });
       if (r.code === 0) ok.push(...group);
       else {
         for (const c of group) fail(run, c, `${action} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}`);
@@ -279,10 +286,12 @@ async function rollback(run: Run, failed: readonly ContainerPlan[]): Promise<voi
   const rerun: ContainerPlan[] = [];
   for (const c of failed) {
     const base = { target: run.target, paths: run.paths, name: c.name };
+    // The previous version runs on the files the host had before this deploy (restored just above).
+    const previousFiles = { name: c.name, filesHash: c.hostFilesHash };
     let r: { code: number; stderr: string; stdout: string } | undefined;
     if (c.action === 'create') r = await run.conn.runCommand(composeRemoveCommand(base), { timeoutMs: 5 * 60_000 });
-    else if (c.action === 'recreate') r = await run.conn.runCommand(composeRollbackCommand(base), { timeoutMs: 15 * 60_000 });
-    else if (c.action === 'restart') r = await run.conn.run(restartArgv(run.target, [c.name]), { timeoutMs: 5 * 60_000 });
+    else if (c.action === 'recreate') r = await run.conn.runCommand(composeRollbackCommand({ ...base, filesHash: c.hostFilesHash }), { timeoutMs: 15 * 60_000 });
+    else if (c.action === 'restart') r = await run.conn.runCommand(startContainersCommand({ target: run.target, paths: run.paths, action: 'restart', containers: [previousFiles] }), { timeoutMs: 5 * 60_000 });
     else if (c.action === 'start') r = await run.conn.run(stopArgv(run.target, [c.name]), { timeoutMs: 5 * 60_000 });
     const outcome = run.outcomes.get(c.name)!;
     if (r && r.code !== 0) {

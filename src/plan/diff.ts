@@ -38,6 +38,8 @@ export interface ContainerPlan {
   fileChanges: FileChange[];
   /** The host's conf/plugin files were edited since man8s last deployed them: the sync overwrites that. */
   drift: boolean;
+  /** files-hash of the container's files on the host now (what a rollback puts back). */
+  hostFilesHash: string;
   desired: DesiredContainer;
   observed?: ObservedContainer;
 }
@@ -92,7 +94,7 @@ export function planHost(input: PlanInput): HostPlan {
   for (const want of desired.containers) {
     if (only && !only.has(want.name)) continue;
     const spec = host.containers.get(want.name)!;
-    const hostTrees = treesOnHost(observed, want.name);
+    const hostTrees = withoutEmptyHostFolders(treesOnHost(observed, want.name), spec.trees);
     const fileChanges = diffTrees(spec.trees, hostTrees);
     const hostFilesHash = treesHash(hostTrees, configFile);
     const lastFilesHash = deployed?.containers[want.name]?.files_hash;
@@ -101,8 +103,9 @@ export function planHost(input: PlanInput): HostPlan {
     // container.yaml is synced too, but it is man8s's input: its effect on the container is the spec hash.
     const contentChanges = fileChanges.filter((c) => !(c.type === 'conf' && c.path === configFile));
     const stale = input.pulled && have?.managed ? staleImage(input.pulled, observed, want, have) : undefined;
-    const { action, reasons } = decide(want, have, contentChanges, stale);
-    containers.push({ name: want.name, level: want.level, action, reasons, fileChanges, drift, desired: want, ...(have ? { observed: have } : {}) });
+    const startedWith = observed.startedFiles?.[want.name];
+    const { action, reasons } = decide(want, have, contentChanges, stale, startedWith);
+    containers.push({ name: want.name, level: want.level, action, reasons, fileChanges, drift, hostFilesHash, desired: want, ...(have ? { observed: have } : {}) });
   }
 
   const inGit = new Set(desired.containers.map((c) => c.name));
@@ -132,11 +135,20 @@ function staleImage(pulled: Record<string, PulledImage>, observed: Observed, wan
   return undefined;
 }
 
+/** The reason a restart is planned when the host has git's files but the container still runs older ones. */
+export const NOT_RESTARTED_REASON = 'files synced but the container was not restarted: an earlier deploy stopped midway';
+
+/**
+ * `startedWith` is the files-hash man8s recorded when it last (re)started the container: when the host
+ * already has git's files but the container was started with others, a deploy synced them and stopped
+ * (failure, lost connection, a second Ctrl-C) before restarting it, and the files are not in use yet.
+ */
 function decide(
   want: DesiredContainer,
   have: ObservedContainer | undefined,
   fileChanges: FileChange[],
   staleImageReason?: string,
+  startedWith?: string,
 ): { action: Action; reasons: string[] } {
   const filesReason = fileChanges.length > 0 ? [describeFileChanges(fileChanges)] : [];
   if (!have) return { action: 'create', reasons: ['not on the host', ...filesReason] };
@@ -152,6 +164,7 @@ function decide(
     return { action: 'none', reasons: [`${have.state}, autostart off: files synced, not started`, ...filesReason] };
   }
   if (!have.running && want.autostart) return { action: 'start', reasons: [`${have.state}, autostart`] };
+  if (have.running && startedWith !== undefined && startedWith !== want.filesHash) return { action: 'restart', reasons: [NOT_RESTARTED_REASON] };
   return { action: 'none', reasons: [] };
 }
 
@@ -168,6 +181,26 @@ function describeFileChanges(changes: FileChange[]): string {
 
 function treesOnHost(observed: Observed, name: string): Record<SyncedType, TreeEntry[]> {
   return { conf: observed.trees.conf?.[name] ?? [], plugin: observed.trees.plugin?.[name] ?? [] };
+}
+
+/**
+ * The host's trees without the folders git cannot have: a folder only on the host that holds no file,
+ * link or anything but more such folders. Git stores no empty folder, yet mount preparation makes one
+ * for every conf/plugin folder mount (`/etc/app: {}` → conf/<name>/etc/app) and the sync keeps them;
+ * counting them would plan a restart on every run and make the host's files-hash never match git's.
+ */
+export function withoutEmptyHostFolders(have: Record<SyncedType, TreeEntry[]>, want: Record<SyncedType, TreeEntry[]>): Record<SyncedType, TreeEntry[]> {
+  const out = {} as Record<SyncedType, TreeEntry[]>;
+  for (const type of SYNCED_TYPES) {
+    const inGit = new Set((want[type] ?? []).map((e) => e.path));
+    const holdsContent = new Set<string>();
+    for (const e of have[type] ?? []) {
+      if (e.kind === 'dir') continue;
+      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) holdsContent.add(e.path.slice(0, i));
+    }
+    out[type] = (have[type] ?? []).filter((e) => e.kind !== 'dir' || inGit.has(e.path) || holdsContent.has(e.path));
+  }
+  return out;
 }
 
 /** What the sync changes on the host: entries compared by kind, content (or link target) and mode. */

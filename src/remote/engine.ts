@@ -14,7 +14,8 @@
  * and `require` ordering stays man8s's job (no compose depends_on across projects).
  */
 import type { Engine, HostSettings } from '../fleet/model.js';
-import { quoteArgv } from './quote.js';
+import { posix } from 'node:path';
+import { quoteArg, quoteArgv } from './quote.js';
 import type { HostPaths } from './paths.js';
 import { assertSafeName } from './paths.js';
 import type { RemoteCommand } from './transport.js';
@@ -183,6 +184,15 @@ export interface ComposeApplyOptions {
   recreate?: boolean;
   /** Pull the image before touching the running container (keeps downtime to the recreate). */
   pull?: boolean;
+  /** The files-hash the container starts with: recorded once it is up (paths.startedFiles). */
+  filesHash?: string;
+}
+
+/** The line recording what a container was started with; runs only after the start succeeded (set -e). */
+function recordStartedLine(paths: HostPaths, name: string, filesHash: string | undefined): string[] {
+  if (filesHash === undefined) return [];
+  const file = paths.startedFiles(name);
+  return [`mkdir -p ${quoteArg(posix.dirname(file))} && printf '%s\\n' ${quoteArg(filesHash)} >${quoteArg(file)}`];
 }
 
 /** `sh -c SCRIPT` text from argv lines: each line quoted by quoteArgv, so values never meet the shell raw. */
@@ -196,8 +206,9 @@ function removeIfExistsLine(t: EngineTarget, name: string): string {
 }
 
 /**
- * Writes the compose file (YAML on stdin) and brings the container up, in ONE round trip. The previous
- * file is kept as compose.previous.yaml when the content changes, for composeRollbackCommand.
+ * Writes the compose file (YAML on stdin) and brings the container up, in ONE round trip. The file it
+ * replaces is kept as compose.previous.yaml, changed or not, for composeRollbackCommand: a recreate with
+ * an unchanged file (a pulled image) that fails must roll back to what ran just before, not an older one.
  */
 export function composeApplyCommand(o: ComposeApplyOptions): RemoteCommand {
   const { target: t, name } = o;
@@ -207,16 +218,20 @@ export function composeApplyCommand(o: ComposeApplyOptions): RemoteCommand {
     'f=$1; prev=$2',
     'mkdir -p "$(dirname "$f")"',
     'cat >"$f.new"',
-    'if [ -f "$f" ] && ! cmp -s "$f" "$f.new"; then cp -p "$f" "$prev"; fi',
+    'if [ -f "$f" ]; then cp -p "$f" "$prev"; fi',
     'mv -f "$f.new" "$f"',
     ...(o.pull ? [quoteArgv(composePullArgv(t, file, name))] : []),
     ...(o.recreate ? [removeIfExistsLine(t, name)] : []),
     quoteArgv(composeUpArgv(t, file, name, t.compose === 'nerdctl' ? {} : { noDeps: true })),
+    ...recordStartedLine(o.paths, name, o.filesHash),
   ];
   return { argv: ['sh', '-c', script(lines), 'man8s-compose', file, o.paths.composePrevious(name)], stdin: o.yaml };
 }
 
-/** Puts the previous compose file back and recreates the container from it. Exit 3 = no previous file. */
+/**
+ * Puts the previous compose file back and recreates the container from it. Exit 3 = no previous file.
+ * `filesHash` is what the restored files hash to (the host's before this deploy).
+ */
 export function composeRollbackCommand(o: Omit<ComposeApplyOptions, 'yaml' | 'recreate' | 'pull'>): RemoteCommand {
   const { target: t, name } = o;
   assertSafeName(name);
@@ -227,8 +242,23 @@ export function composeRollbackCommand(o: Omit<ComposeApplyOptions, 'yaml' | 're
     'cp -p "$prev" "$f"',
     removeIfExistsLine(t, name),
     quoteArgv(composeUpArgv(t, file, name, t.compose === 'nerdctl' ? {} : { noDeps: true })),
+    ...recordStartedLine(o.paths, name, o.filesHash),
   ];
   return { argv: ['sh', '-c', script(lines), 'man8s-rollback', file, o.paths.composePrevious(name)] };
+}
+
+/**
+ * `restart` or `start` of containers, in one command, recording for each the files-hash it now runs
+ * with (see paths.startedFiles). Nothing is recorded when the engine command fails.
+ */
+export function startContainersCommand(o: { target: EngineTarget; paths: HostPaths; action: 'restart' | 'start'; containers: ReadonlyArray<{ name: string; filesHash: string }> }): RemoteCommand {
+  const names = o.containers.map((c) => (assertSafeName(c.name), c.name));
+  if (names.length === 0) throw new Error('startContainersCommand: no containers');
+  const lines = [
+    quoteArgv(o.action === 'restart' ? restartArgv(o.target, names) : startArgv(o.target, names)),
+    ...o.containers.flatMap((c) => recordStartedLine(o.paths, c.name, c.filesHash)),
+  ];
+  return { argv: ['sh', '-c', script(lines), `man8s-${o.action}`] };
 }
 
 /** Removes a container and its compose file (prune of an orphan; its data folders stay). */

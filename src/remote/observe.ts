@@ -16,7 +16,7 @@ import { MOUNT_TYPES, SYNCED_TYPES } from '../fleet/model.js';
 import { UserError } from '../errors.js';
 import { MANAGED_LABEL, type ComposeFlavor } from './engine.js';
 import { LOCK_STATE_SH, parseLockResponse } from './lock.js';
-import { hostPaths, LOCK_DIR } from './paths.js';
+import { hostPaths, LOCK_DIR, STARTED_FILES } from './paths.js';
 import type { Observed, ObservedContainer } from './observed.js';
 import { ENGINE_SH } from './engine-probe.js';
 import type { Connection, RemoteCommand } from './transport.js';
@@ -83,6 +83,13 @@ composefiles() (
   [ -d "$STATE/compose" ] || exit 0
   cd "$STATE/compose" && find . -mindepth 2 -maxdepth 2 -name compose.yaml -type f -exec sha256sum -z -- {} +
 )
+startedfiles() (
+  [ -d "$STATE/compose" ] || exit 0
+  cd "$STATE/compose" && for f in */${STARTED_FILES}; do
+    [ -f "$f" ] && printf '%s %s\n' "$(dirname "$f")" "$(head -c 64 "$f")"
+  done
+  exit 0
+)
 printf 'man8s-observe 1\n'
 sec meta meta
 sec storage storage
@@ -97,6 +104,7 @@ sec ygg ygg
 sec lock lock_state "$LOCKDIR"
 sec disk disk
 sec compose composefiles
+sec started startedfiles
 exit 0
 `;
 
@@ -373,6 +381,11 @@ export function parseObserveOutput(buf: Buffer, o: { storagePath: string; engine
     const name = path.split('/')[0];
     if (name) composeFiles[name] = hash;
   }
+  const startedFiles: Record<string, string> = {};
+  for (const line of sec('started').out.toString('utf8').split('\n')) {
+    const m = /^(\S+) ([0-9a-f]{64})$/.exec(line);
+    if (m) startedFiles[m[1]!] = m[2]!;
+  }
 
   return {
     hostname: meta.hostname ?? '',
@@ -388,6 +401,7 @@ export function parseObserveOutput(buf: Buffer, o: { storagePath: string; engine
     lock,
     ...(disk ? { disk } : {}),
     composeFiles,
+    startedFiles,
     warnings,
   };
 }

@@ -71,6 +71,11 @@ export interface Observed {
   disk?: { availableBytes: number; totalBytes: number };
   /** sha256 of each container's current compose file under the state folder, by container name. */
   composeFiles: Record<string, string>;
+  /**
+   * The files-hash each container was last (re)started with by man8s (paths.startedFiles), by name.
+   * Absent for containers man8s has not started since it began recording this.
+   */
+  startedFiles?: Record<string, string>;
   /** Problems found while observing that are not fatal (unparsable section, engine error…). */
   warnings: string[];
 }

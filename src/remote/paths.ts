@@ -13,6 +13,9 @@ import { posix } from 'node:path';
 
 export const LOCK_DIR = '/run/lock/man8s';
 
+/** File name, beside a container's compose.yaml, of the files-hash it was last started with (observe reads it). */
+export const STARTED_FILES = 'started-files-hash';
+
 export interface HostPaths {
   storage: string;
   state: string;
@@ -20,6 +23,11 @@ export interface HostPaths {
   compose(name: string): string;
   /** The previous compose file, kept for rollback. */
   composePrevious(name: string): string;
+  /**
+   * The files-hash the container was last (re)started with, written by the command that started it:
+   * files synced by a deploy that stopped before the restart differ from it, so the next plan restarts.
+   */
+  startedFiles(name: string): string;
   /** Root of rsync backup folders, one per deploy. */
   backups: string;
   backup(deployId: string): string;
@@ -42,6 +50,7 @@ export function hostPaths(storagePath: string): HostPaths {
     state,
     compose: (name) => (assertSafeName(name), `${state}/compose/${name}/compose.yaml`),
     composePrevious: (name) => (assertSafeName(name), `${state}/compose/${name}/compose.previous.yaml`),
+    startedFiles: (name) => (assertSafeName(name), `${state}/compose/${name}/${STARTED_FILES}`),
     backups: `${state}/backup`,
     backup: (id) => (assertSafeName(id, 'backup id'), `${state}/backup/${id}`),
     lock: LOCK_DIR,

@@ -18,8 +18,16 @@
  * - `--executability`, not `--perms`: git records only a file's executable bit, so that is all that
  *   travels; new files and folders get the host's default modes, and existing folders keep theirs
  *   (mount preparation may have set a conf folder's `perm`, and a push must not undo it).
+ * - folder mount sources inside conf/plugin (`/etc/app: {}` → conf/<name>/etc/app) are folders git
+ *   cannot store when empty; a second source, a local skeleton of just those folders, puts them in the
+ *   transfer, so `--delete` keeps them (with their owner and mode) and still cleans inside them.
+ * - `--timeout`: a link that goes dead mid-transfer fails after that many seconds without data instead
+ *   of hanging the deploy (ssh's ServerAlive settings, always set, catch a dead link at the ssh level).
  */
 import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import type { MountType, SyncedType } from '../fleet/model.js';
 import { MOUNT_TYPES } from '../fleet/model.js';
 import { UserError } from '../errors.js';
@@ -31,7 +39,7 @@ export type RshHost = Pick<ResolvedHost, 'alias' | 'port' | 'user'> &
   Partial<
     Pick<
       ResolvedHost,
-      'identityFiles' | 'userKnownHostsFiles' | 'globalKnownHostsFiles' | 'configFile' | 'connectTimeout' | 'serverAliveInterval'
+      'identityFiles' | 'userKnownHostsFiles' | 'globalKnownHostsFiles' | 'configFile' | 'connectTimeout' | 'serverAliveInterval' | 'serverAliveCountMax'
     >
   >;
 
@@ -48,6 +56,12 @@ export function rshQuote(word: string): string {
 function sshValueQuote(v: string): string {
   return /[\s"]/.test(v) ? `"${v}"` : v;
 }
+
+/**
+ * ssh's keepalive when the ssh config sets none: without it a dead link (NAT dropped, host gone) leaves
+ * ssh, and rsync behind it, waiting forever; with it ssh gives up after interval × count seconds.
+ */
+export const DEFAULT_SERVER_ALIVE = { interval: 15, countMax: 3 };
 
 /** The -e value: ssh with everything resolved, refusing unknown keys and any prompt. */
 export function rsyncRsh(h: RshHost, o: { sshBinary?: string } = {}): string {
@@ -71,7 +85,10 @@ export function rshArgv(h: RshHost, o: { sshBinary?: string } = {}): string[] {
     '-o',
     'BatchMode=yes',
     ...(h.connectTimeout ? ['-o', `ConnectTimeout=${h.connectTimeout}`] : []),
-    ...(h.serverAliveInterval ? ['-o', `ServerAliveInterval=${h.serverAliveInterval}`] : []),
+    '-o',
+    `ServerAliveInterval=${h.serverAliveInterval || DEFAULT_SERVER_ALIVE.interval}`,
+    '-o',
+    `ServerAliveCountMax=${h.serverAliveCountMax || DEFAULT_SERVER_ALIVE.countMax}`,
   ];
 }
 
@@ -97,9 +114,20 @@ export interface PushTreesOptions {
   backupDir: string;
   /** Paths relative to storage_path never deleted even if git lacks them (e.g. mount sources made on the host). */
   protect?: string[];
+  /**
+   * A local folder holding empty folders at storage-relative paths (makeFolderSkeleton): synced as a
+   * second source, so those folders exist on the host and are not deleted, while --delete still empties
+   * them of anything git lacks.
+   */
+  skeletonDir?: string;
+  /** Seconds without any data before rsync gives up (default DEFAULT_IO_TIMEOUT_SEC). */
+  ioTimeoutSec?: number;
   dryRun?: boolean;
   sshBinary?: string;
 }
+
+/** Config trees are small: two minutes without a byte means the link or the host is gone. */
+export const DEFAULT_IO_TIMEOUT_SEC = 120;
 
 function trimSlash(p: string): string {
   return p.replace(/\/+$/, '');
@@ -135,6 +163,7 @@ export function pushTreesArgv(o: PushTreesOptions): string[] {
     '--delete',
     '--backup',
     `--backup-dir=${o.backupDir}`,
+    `--timeout=${o.ioTimeoutSec ?? DEFAULT_IO_TIMEOUT_SEC}`,
     '--itemize-changes',
     '--stats',
     ...(o.dryRun ? ['--dry-run'] : []),
@@ -142,8 +171,36 @@ export function pushTreesArgv(o: PushTreesOptions): string[] {
     rsyncRsh(o.host, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
     ...pushFilters(o.trees, o.protect),
     `${trimSlash(o.localDir)}/`,
+    ...(o.skeletonDir ? [`${trimSlash(o.skeletonDir)}/`] : []),
     remoteSpec(o.host, `${trimSlash(o.storagePath)}/`),
   ];
+}
+
+/**
+ * The folder mount sources that lie inside the synced trees, relative to storage_path
+ * (`conf/app/etc/app`): what the skeleton must hold. File mounts are files git has; shared mounts are
+ * listed by the container that owns them.
+ */
+export function mountFoldersInTrees(storagePath: string, mounts: ReadonlyArray<{ source: string; file: boolean }>, trees: readonly TreeRef[]): string[] {
+  const storage = trimSlash(posix.normalize(storagePath));
+  const roots = trees.map((t) => `${t.type}/${t.name}`);
+  const folders = new Set<string>();
+  for (const m of mounts) {
+    if (m.file) continue;
+    const source = trimSlash(posix.normalize(m.source));
+    if (!source.startsWith(`${storage}/`)) continue;
+    const rel = source.slice(storage.length + 1);
+    if (rel.split('/').includes('..')) continue;
+    if (roots.some((r) => rel.startsWith(`${r}/`))) folders.add(rel);
+  }
+  return [...folders].sort();
+}
+
+/** Creates a temporary local folder holding `folders` (storage-relative) as empty folders. */
+export async function makeFolderSkeleton(folders: readonly string[]): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'man8s-skeleton-'));
+  for (const f of folders) await mkdir(join(dir, f), { recursive: true });
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Every type folder of one container: `<type>/<name>/` for the given types (default all six). */
@@ -350,6 +407,8 @@ function rsyncError(label: string, code: number, stderr: string): UserError {
     fix = 'install rsync on the host';
   } else if (/No space left/i.test(stderr)) {
     fix = 'free disk space on the host';
+  } else if (code === 30 || /Timeout, server .* not responding|timeout in data send\/receive|Broken pipe|Connection (reset|timed out)/i.test(stderr)) {
+    fix = `the connection to ${label} went dead (no data within the timeout): check that the host is up and the network holds, then run again`;
   }
   return new UserError(`${label}: rsync failed (exit ${code}: ${EXIT_MEANING[code] ?? 'error'})${last ? `: ${last}` : ''}; ${fix}`);
 }

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TreeEntry } from '../../src/fleet/model.js';
 import { desiredHost, treesHash, LABEL_FILES_HASH, LABEL_MANAGED, LABEL_SPEC_HASH } from '../../src/man8s/render.js';
-import { planHost, hostHasChanges, diffTrees, type HostPlan } from '../../src/plan/diff.js';
+import { planHost, hostHasChanges, diffTrees, withoutEmptyHostFolders, NOT_RESTARTED_REASON, type HostPlan } from '../../src/plan/diff.js';
 import type { Observed, ObservedContainer } from '../../src/remote/observed.js';
 import type { DeployedRecord } from '../../src/git/deployed.js';
 import { relinkWith, RELINK_YGG } from '../support/fleet-builder.js';
@@ -122,6 +122,52 @@ describe('planHost', () => {
     assert.deepEqual(p.orphanFolders, [{ type: 'conf', name: 'ghost' }, { type: 'plugin', name: 'old' }]);
     assert.equal(hostHasChanges(p), false);
     assert.equal(hostHasChanges(p, { prune: true }), true);
+  });
+
+  it('folders only on the host that hold no file (mount folders git cannot store) are no change and no drift', () => {
+    // conf mount /etc/bench → conf/db/etc/bench (and deeper empty folders), made by mount preparation.
+    const made: TreeEntry[] = [...confTree, { path: 'etc/bench', kind: 'dir', mode: 0o750 }, { path: 'etc/bench/sub', kind: 'dir', mode: 0o755 }];
+    const deployed: DeployedRecord = { commit: 'abc', deployed_at: '', deployed_by: '', containers: { db: { spec_hash: want('db').specHash, files_hash: want('db').filesHash, image: 'postgres:18', result: 'created' } } };
+    const p = plan(inSync({ trees: { conf: { db: made, web: [], tool: [] }, plugin: {} } }), deployed);
+    const db = p.containers.find((c) => c.name === 'db')!;
+    assert.equal(db.action, 'none');
+    assert.deepEqual(db.fileChanges, []);
+    assert.equal(db.drift, false);
+    assert.equal(db.hostFilesHash, want('db').filesHash);
+    assert.equal(hostHasChanges(p), false);
+    // A host-only folder that holds a file is a change: the file (and its folders) go.
+    const withFile: TreeEntry[] = [...made, { path: 'etc/bench/sub/x', kind: 'file', mode: 0o644, sha256: 'f'.repeat(64), size: 1 }];
+    const q = plan(inSync({ trees: { conf: { db: withFile, web: [], tool: [] }, plugin: {} } })).containers.find((c) => c.name === 'db')!;
+    assert.equal(q.action, 'restart');
+    assert.deepEqual(q.fileChanges.map((c) => `${c.change} ${c.path}`), ['removed etc/bench', 'removed etc/bench/sub', 'removed etc/bench/sub/x']);
+  });
+
+  it('withoutEmptyHostFolders keeps folders git has and folders holding files or links', () => {
+    const have: TreeEntry[] = [
+      { path: 'a', kind: 'dir', mode: 0o755 },
+      { path: 'a/empty', kind: 'dir', mode: 0o755 },
+      { path: 'b', kind: 'dir', mode: 0o755 },
+      { path: 'b/c', kind: 'dir', mode: 0o755 },
+      { path: 'b/c/link', kind: 'symlink', mode: 0o777, target: 'x' },
+      { path: 'kept', kind: 'dir', mode: 0o755 },
+    ];
+    const gitHas: TreeEntry[] = [{ path: 'kept', kind: 'dir', mode: 0o755 }];
+    assert.deepEqual(withoutEmptyHostFolders({ conf: have, plugin: have }, { conf: gitHas, plugin: [] }).conf.map((e) => e.path), ['b', 'b/c', 'b/c/link', 'kept']);
+    assert.deepEqual(withoutEmptyHostFolders({ conf: have, plugin: have }, { conf: gitHas, plugin: [] }).plugin.map((e) => e.path), ['b', 'b/c', 'b/c/link']);
+  });
+
+  it('a container running older files than the host has (a deploy stopped after the sync) is restarted, saying why', () => {
+    const started = (hash: string) => inSync({ startedFiles: { db: hash } });
+    const db = plan(started('0'.repeat(64))).containers.find((c) => c.name === 'db')!;
+    assert.equal(db.action, 'restart');
+    assert.deepEqual(db.reasons, [NOT_RESTARTED_REASON]);
+    assert.deepEqual(db.fileChanges, []);
+    assert.equal(plan(started(want('db').filesHash)).containers.find((c) => c.name === 'db')!.action, 'none');
+    // Nothing recorded (started before man8s recorded it): no opinion.
+    assert.equal(plan(inSync()).containers.find((c) => c.name === 'db')!.action, 'none');
+    // Stopped: a start reads the files anyway; autostart off stays stopped.
+    const stopped = inSync({ startedFiles: { db: '0'.repeat(64), tool: '0'.repeat(64) }, containers: [running('db', { state: 'exited', running: false }), running('web'), running('tool', { state: 'exited', running: false })] });
+    assert.deepEqual(actions(plan(stopped)), { db: 'start', tool: 'none', web: 'none' });
   });
 
   it('--only plans just the named containers and reports no orphans', () => {

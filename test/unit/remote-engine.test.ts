@@ -21,6 +21,7 @@ import {
   startArgv,
   stopArgv,
   composePullArgv,
+  startContainersCommand,
   type EngineTarget,
 } from '../../src/remote/engine.js';
 import { hostPaths } from '../../src/remote/paths.js';
@@ -134,14 +135,46 @@ test('compose apply writes the file from stdin, keeps the previous version, recr
   assert.equal(readFileSync(paths.composePrevious('web'), 'utf8'), 'services: {v: 1}\n');
   assert.match(readFileSync(log, 'utf8').trim().split('\n').pop()!, new RegExp(`^docker-compose -f ${file} -p web up -d --no-deps$`));
 
-  // Same content again: previous stays the last different version.
-  assert.equal(runLocally(composeApplyCommand({ target: v2, paths, name: 'web', yaml: 'services: {v: 2}\n' }), bin).code, 0);
-  assert.equal(readFileSync(paths.composePrevious('web'), 'utf8'), 'services: {v: 1}\n');
+  // Same content again (a recreate for a pulled image): previous is what ran just before, so a failed
+  // recreate rolls back to v2, not to the older v1.
+  assert.equal(runLocally(composeApplyCommand({ target: v2, paths, name: 'web', yaml: 'services: {v: 2}\n', recreate: true }), bin).code, 0);
+  assert.equal(readFileSync(paths.composePrevious('web'), 'utf8'), 'services: {v: 2}\n');
 
   const back = composeRollbackCommand({ target: v2, paths, name: 'web' });
   assert.equal(runLocally(back, bin).code, 0);
-  assert.equal(readFileSync(paths.compose('web'), 'utf8'), 'services: {v: 1}\n');
+  assert.equal(readFileSync(paths.compose('web'), 'utf8'), 'services: {v: 2}\n');
   assert.match(readFileSync(log, 'utf8').trim().split('\n').pop()!, /^docker compose -f .* -p web up -d --no-deps$/);
+});
+
+test('what a container was started with is recorded only after it started: apply, rollback, restart, start', () => {
+  const root = mkdtempSync(join(tmpdir(), 'man8s-started-'));
+  const paths = hostPaths(join(root, 'man8s'));
+  const { bin, log } = fakeBin(true);
+  const started = (name: string) => (existsSync(paths.startedFiles(name)) ? readFileSync(paths.startedFiles(name), 'utf8') : null);
+  assert.equal(paths.startedFiles('web'), join(root, 'man8s-state', 'compose', 'web', 'started-files-hash'));
+  assert.equal(runLocally(composeApplyCommand({ target: v2, paths, name: 'web', yaml: 'v: 1\n', filesHash: 'h1' }), bin).code, 0);
+  assert.equal(started('web'), 'h1\n');
+  assert.equal(runLocally(composeApplyCommand({ target: v2, paths, name: 'web', yaml: 'v: 2\n', filesHash: 'h2' }), bin).code, 0);
+  assert.equal(runLocally(composeRollbackCommand({ target: v2, paths, name: 'web', filesHash: 'h1' }), bin).code, 0);
+  assert.equal(started('web'), 'h1\n', 'the rollback runs the old files again');
+
+  const restart = startContainersCommand({ target: nerd, paths, action: 'restart', containers: [{ name: 'web', filesHash: 'h3' }, { name: 'db', filesHash: "it's" }] });
+  assert.equal(runLocally(restart, bin).code, 0);
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n').pop(), 'nerdctl --namespace man8s.io --snapshotter btrfs restart web db');
+  assert.equal(started('web'), 'h3\n');
+  assert.equal(started('db'), "it's\n");
+  assert.equal(runLocally(startContainersCommand({ target: v2, paths, action: 'start', containers: [{ name: 'app', filesHash: 'h4' }] }), bin).code, 0);
+  assert.equal(readFileSync(log, 'utf8').trim().split('\n').pop(), 'docker start app');
+  assert.equal(started('app'), 'h4\n');
+
+  // A failing engine command records nothing.
+  const failing = mkdtempSync(join(tmpdir(), 'man8s-failbin-'));
+  writeFileSync(join(failing, 'docker'), '#!/bin/sh\nexit 1\n');
+  chmodSync(join(failing, 'docker'), 0o755);
+  assert.notEqual(runLocally(startContainersCommand({ target: v2, paths, action: 'restart', containers: [{ name: 'web', filesHash: 'h5' }] }), failing).code, 0);
+  assert.notEqual(runLocally(composeApplyCommand({ target: v2, paths, name: 'web', yaml: 'v: 3\n', filesHash: 'h5' }), failing).code, 0);
+  assert.equal(started('web'), 'h3\n');
+  assert.throws(() => startContainersCommand({ target: v2, paths, action: 'start', containers: [] }), /no containers/);
 });
 
 test('recreate skips rm when the container does not exist; rollback without a previous file exits 3', () => {

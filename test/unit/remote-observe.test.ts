@@ -68,6 +68,7 @@ test('a fixture output with nasty names parses into Observed', () => {
     ['lock', 0, 'status=held reason=session-alive expires_in=100\nholder={"who":"me@laptop","host":"relink","pid":1,"startedAt":"t","ttl":3600,"token":"x"}\n'],
     ['disk', 0, 'Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 1000 400 600 40% /\n'],
     ['compose', 0, `${sha('y')}  ./web/compose.yaml\0`],
+    ['started', 0, `web ${sha('files')}\nbad line\ndb short\n`],
   ]);
   const o = parseObserveOutput(out, { storagePath: '/var/lib/man8s', engine: 'docker' });
   assert.equal(o.hostname, 'relink');
@@ -108,6 +109,7 @@ test('a fixture output with nasty names parses into Observed', () => {
   assert.equal(o.lock.holder?.who, 'me@laptop');
   assert.deepEqual(o.disk, { totalBytes: 1024000, availableBytes: 614400 });
   assert.deepEqual(o.composeFiles, { web: sha('y') });
+  assert.deepEqual(o.startedFiles, { web: sha('files') });
   assert.equal(o.warnings.length, 1);
   assert.match(o.warnings[0]!, /web\/fifo: not a file, folder or symlink/);
 });
@@ -171,6 +173,10 @@ test('the real script, run locally with sh, on a tree with nasty names', () => {
     '#!/bin/sh\ncase "$1 $2" in\n"version --format") echo 27.0.1;;\n"compose version") echo 2.29.0;;\n"ps -a") ;;\n*) exit 1;;\nesac\n',
   );
   chmodSync(join(bin, 'docker'), 0o755);
+  // What the command that last started web recorded (engine.ts startContainersCommand / composeApplyCommand).
+  mkdirSync(join(root, 'man8s-state', 'compose', 'web'), { recursive: true });
+  writeFileSync(join(root, 'man8s-state', 'compose', 'web', 'started-files-hash'), `${sha('started')}\n`);
+  mkdirSync(join(root, 'man8s-state', 'compose', 'never-started'));
   const cmd = observeCommand({ storagePath: sp, engine: 'docker', lockDir: join(root, 'lock') });
   const out = execFileSync(cmd.argv[0]!, cmd.argv.slice(1), { input: cmd.stdin, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   const o = parseObserveOutput(out, { storagePath: sp, engine: 'docker' });
@@ -192,6 +198,7 @@ test('the real script, run locally with sh, on a tree with nasty names', () => {
   assert.deepEqual(o.engine, { kind: 'docker', present: true, version: '27.0.1', compose: 'docker-compose-v2', composeVersion: '2.29.0' });
   assert.deepEqual(o.containers, []);
   assert.deepEqual(o.lock, { status: 'free' });
+  assert.deepEqual(o.startedFiles, { web: sha('started') });
   assert.ok(o.disk && o.disk.availableBytes > 0);
   assert.deepEqual(o.warnings, []);
 });

@@ -19,6 +19,7 @@ import {
   rsyncRsh,
   runRsync,
   unescapeRsyncName,
+  mountFoldersInTrees,
   type RshHost,
 } from '../../src/remote/rsync.js';
 import { UserError } from '../../src/errors.js';
@@ -39,8 +40,10 @@ test('rsh: every resolved setting, strict host keys, batch mode, quoted for rsyn
     rsyncRsh(host),
     "ssh -F /tmp/sandbox/ssh_config -p 2222 -l root -i /home/me/.ssh/id_ed25519 -i '/home/me/my keys/it''s' " +
       `-o 'UserKnownHostsFile=/home/me/.ssh/known_hosts "/home/me/with space/kh"' -o GlobalKnownHostsFile=/etc/ssh/ssh_known_hosts ` +
-      '-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10',
+      '-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=3',
   );
+  // The ssh config's own keepalive wins over the defaults, which only stop a dead link from hanging forever.
+  assert.match(rsyncRsh({ ...host, serverAliveInterval: 5, serverAliveCountMax: 2 }), / -o ServerAliveInterval=5 -o ServerAliveCountMax=2$/);
   assert.equal(rshQuote(''), "''");
   assert.equal(rshQuote("a'b c"), "'a''b c'");
 });
@@ -56,10 +59,11 @@ test('rsync itself splits the -e value back into the exact words', () => {
     encoding: 'utf8',
   });
   const words = [...r.stderr.matchAll(/^\[(.*)\]$/gm)].map((m) => m[1]);
-  assert.deepEqual(words.slice(0, 24), [
+  assert.deepEqual(words.slice(0, 28), [
     '-F', '/tmp/sandbox/ssh_config', '-p', '2222', '-l', 'root', '-i', '/home/me/.ssh/id_ed25519', '-i', "/home/me/my keys/it's",
     '-o', 'UserKnownHostsFile=/home/me/.ssh/known_hosts "/home/me/with space/kh"', '-o', 'GlobalKnownHostsFile=/etc/ssh/ssh_known_hosts',
-    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', 'relink', 'rsync', '--server', words[23],
+    '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
+    '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=3', 'relink', 'rsync', '--server', words[27],
   ]);
 });
 
@@ -80,19 +84,36 @@ test('push argv: only listed container folders, confined delete, backups, checks
     ],
     backupDir: '/var/lib/man8s-state/backup/d1',
     protect: ['conf/db/etc/postgresql'],
+    skeletonDir: '/tmp/man8s-skeleton-x/',
   });
   assert.deepEqual(argv, [
     'rsync', '--recursive', '--links', '--executability', '--checksum', '--delete', '--backup', '--backup-dir=/var/lib/man8s-state/backup/d1',
-    '--itemize-changes', '--stats',
-    '-e', 'ssh -p 22 -l root -o StrictHostKeyChecking=yes -o BatchMode=yes',
+    '--timeout=120', '--itemize-changes', '--stats',
+    '-e', 'ssh -p 22 -l root -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=3',
     '--filter=P /conf/db/etc/postgresql/***',
     '--filter=+ /conf/', '--filter=+ /conf/web/***', '--filter=+ /conf/db/***',
     '--filter=+ /plugin/', '--filter=+ /plugin/web/***',
     '--filter=- *',
-    '/repo/hosts/relink/', 'relink:/var/lib/man8s/',
+    '/repo/hosts/relink/', '/tmp/man8s-skeleton-x/', 'relink:/var/lib/man8s/',
   ]);
+  assert.ok(pushTreesArgv({ host: { alias: 'h', port: 22, user: 'root' }, localDir: '/r', storagePath: '/s', trees: [], backupDir: '/b', ioTimeoutSec: 7 }).includes('--timeout=7'));
   assert.throws(() => pushFilters([{ type: 'conf', name: '*' }]), /unsafe container name/);
   assert.throws(() => pushFilters([], ['conf/../data']), /\.\./);
+});
+
+test('mount folders inside the synced trees are what the skeleton keeps; files, other folders and other trees are not', () => {
+  const m = (source: string, file = false) => ({ source, file });
+  const folders = mountFoldersInTrees('/var/lib/man8s/', [
+    m('/var/lib/man8s/conf/web/etc/nginx'),
+    m('/var/lib/man8s/conf/web/etc/nginx/'),
+    m('/var/lib/man8s/conf/web/etc/nginx.conf', true),
+    m('/var/lib/man8s/plugin/web/bin'),
+    m('/var/lib/man8s/data/web/data'),
+    m('/var/lib/man8s/conf/other/etc'),
+    m('/var/lib/man8s/conf/web'),
+    m('/srv/elsewhere'),
+  ], [{ type: 'conf', name: 'web' }, { type: 'plugin', name: 'web' }]);
+  assert.deepEqual(folders, ['conf/web/etc/nginx', 'plugin/web/bin']);
 });
 
 test('migration argv: -aAXH --numeric-ids with progress, every type folder of one container', () => {
@@ -100,7 +121,7 @@ test('migration argv: -aAXH --numeric-ids with progress, every type folder of on
   const flags = ['--archive', '--acls', '--xattrs', '--hard-links', '--numeric-ids', '--info=progress2', '--no-inc-recursive', '--stats'];
   const to: RshHost = { alias: '200:1::1', port: 22, user: 'root' };
   const direct = migrateDirectArgv({ name: 'db', fromStorage: '/var/lib/man8s', to, toStorage: '/srv/man8s' });
-  assert.deepEqual(direct, ['rsync', ...flags, '-e', 'ssh -p 22 -l root -o StrictHostKeyChecking=yes -o BatchMode=yes', ...containerFilters('db'), '/var/lib/man8s/', '[200:1::1]:/srv/man8s/']);
+  assert.deepEqual(direct, ['rsync', ...flags, '-e', 'ssh -p 22 -l root -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=3', ...containerFilters('db'), '/var/lib/man8s/', '[200:1::1]:/srv/man8s/']);
   const pull = migratePullArgv({ name: 'db', from: { alias: 'a', port: 22, user: 'root' }, fromStorage: '/var/lib/man8s', localDir: '/tmp/m', delete: true });
   assert.deepEqual(pull.slice(-2), ['a:/var/lib/man8s/', '/tmp/m/']);
   assert.ok(pull.includes('--delete'));

@@ -5,14 +5,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSshd, type TestSshd } from '../support/sshd.js';
 import { Connection, connectHost, type TransportEvent } from '../../src/remote/transport.js';
 import { resolveHost } from '../../src/remote/ssh-config.js';
 import { fingerprintSha256 } from '../../src/remote/known-hosts.js';
-import { pushTreesArgv, runRsync } from '../../src/remote/rsync.js';
+import { makeFolderSkeleton, mountFoldersInTrees, pushTreesArgv, runRsync } from '../../src/remote/rsync.js';
 import { observeHost } from '../../src/remote/observe.js';
 import { newLockHolder, parseLockResponse, readLockCommand, takeLockCommand } from '../../src/remote/lock.js';
 import { UserError } from '../../src/errors.js';
@@ -76,13 +76,23 @@ test('a timeout stops the remote command and names host, command and timeout', a
 });
 
 test('at most 8 channels at once on one connection; all commands complete', async () => {
+  // Each command registers itself in a folder and waits at a barrier until 8 are registered at once
+  // (sshd opens sessions one after another, so reaching 8 takes a while under load: the wait is
+  // generous), then keeps counting a little longer. The count of registered commands is the count of
+  // open channels, so its maximum must be exactly 8: never more (the limit), and 8 (in parallel).
   const dir = mkdtempSync(join(tmpdir(), 'man8s-chan-'));
-  const script = `touch "${dir}/$$"; sleep 0.4; ls "${dir}" | wc -l; rm "${dir}/$$"`;
+  const script = [
+    'd=$1; touch "$d/$$"; max=0',
+    'count() { n=$(ls "$d" | grep -c "^[0-9]"); [ "$n" -gt "$max" ] && max=$n; }',
+    'i=0; while [ ! -e "$d/go" ] && [ $i -lt 600 ]; do count; [ "$max" -ge 8 ] && touch "$d/go"; sleep 0.05; i=$((i + 1)); done',
+    'j=0; while [ $j -lt 6 ]; do count; sleep 0.05; j=$((j + 1)); done',
+    'rm "$d/$$"; echo "$max"',
+  ].join('\n');
   const before = conn.stats().commands;
-  const results = await Promise.all(Array.from({ length: 20 }, () => conn.run(['sh', '-c', script])));
+  const results = await Promise.all(Array.from({ length: 20 }, () => conn.run(['sh', '-c', script, 'chan', dir])));
+  assert.deepEqual(results.map((r) => r.code), Array(20).fill(0));
   const counts = results.map((r) => Number(r.stdout.trim()));
-  assert.ok(Math.max(...counts) <= 8, `max concurrent ${Math.max(...counts)}`);
-  assert.ok(Math.max(...counts) >= 6, `channels were used in parallel: ${counts.join(',')}`);
+  assert.equal(Math.max(...counts), 8, `most channels open at once, as each command saw it: ${counts.join(',')}`);
   assert.equal(conn.stats().commands - before, 20);
 });
 
@@ -267,6 +277,52 @@ test('rsync push: changed files backed up, delete confined to listed folders, sy
   execFileSync('touch', [join(local, 'conf', 'web', 'same')]);
   const again = await runRsync(pushTreesArgv({ host: resolved, localDir: local, storagePath: sp, trees: [{ type: 'conf', name: 'web' }], backupDir: `${backup}2`, protect: ['conf/web/etc/postgresql'] }), { label: 'relink' });
   assert.deepEqual(again.items, []);
+});
+
+test('rsync push keeps mount folders git cannot store (owner, mode), still cleaning inside them', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'man8s-skel-'));
+  const local = join(root, 'repo', 'hosts', 'relink');
+  const sp = join(root, 'host', 'man8s');
+  mkdirSync(join(local, 'conf', 'app', 'etc'), { recursive: true });
+  writeFileSync(join(local, 'conf', 'app', 'etc', 'app.conf'), 'v2\n');
+  // On the host: the mount folder /etc/app → conf/app/etc/app as mount preparation made it (perm 750),
+  // with a file git does not have, and a folder that is no mount.
+  mkdirSync(join(sp, 'conf', 'app', 'etc', 'app'), { recursive: true });
+  chmodSync(join(sp, 'conf', 'app', 'etc', 'app'), 0o750);
+  writeFileSync(join(sp, 'conf', 'app', 'etc', 'app', 'stale'), 'not in git\n');
+  mkdirSync(join(sp, 'conf', 'app', 'leftover'));
+  const resolved = await resolveHost('sshd-test', { configFile: sshd.configFile });
+  const trees = [{ type: 'conf' as const, name: 'app' }];
+  const folders = mountFoldersInTrees(sp, [{ source: join(sp, 'conf', 'app', 'etc', 'app'), file: false }], trees);
+  assert.deepEqual(folders, ['conf/app/etc/app']);
+  const skeleton = await makeFolderSkeleton(folders);
+  try {
+    const r = await runRsync(pushTreesArgv({ host: resolved, localDir: local, storagePath: sp, trees, backupDir: join(root, 'backup'), skeletonDir: skeleton.dir }), { label: 'relink' });
+    assert.deepEqual(r.items.map((i) => `${i.action} ${i.path}`).sort(), ['created conf/app/etc/app.conf', 'deleted conf/app/etc/app/stale', 'deleted conf/app/leftover']);
+  } finally {
+    await skeleton.remove();
+  }
+  assert.equal(existsSync(skeleton.dir), false);
+  assert.equal(lstatSync(join(sp, 'conf', 'app', 'etc', 'app')).mode & 0o777, 0o750, 'the mount folder and its mode stay');
+  assert.equal(existsSync(join(sp, 'conf', 'app', 'etc', 'app', 'stale')), false);
+  assert.equal(existsSync(join(sp, 'conf', 'app', 'leftover')), false);
+});
+
+test('rsync gives up on a host that stops answering, naming the host', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'man8s-dead-'));
+  mkdirSync(join(root, 'local', 'conf', 'app'), { recursive: true });
+  writeFileSync(join(root, 'local', 'conf', 'app', 'x'), 'x\n');
+  const resolved = await resolveHost('sshd-test', { configFile: sshd.configFile });
+  const argv = pushTreesArgv({ host: resolved, localDir: join(root, 'local'), storagePath: join(root, 'host'), trees: [{ type: 'conf', name: 'app' }], backupDir: join(root, 'b'), ioTimeoutSec: 2 });
+  // The remote side never speaks: what a host that froze mid-deploy looks like from here.
+  const silent = [...argv.slice(0, 1), '--rsync-path=sleep 30; rsync', ...argv.slice(1)];
+  const started = Date.now();
+  await assert.rejects(runRsync(silent, { label: 'relink' }), (e: Error) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, /^relink: rsync failed \(exit 30: timeout\).*the connection to relink went dead/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
 });
 
 test('observe through sshd: one command returns the tree; lock state from the host', async () => {
