@@ -36,7 +36,10 @@ export interface ApplyOptions {
   prune?: boolean;
   healthTimeoutSec: number;
   settleSec: number;
-  /** Aborting (Ctrl-C) stops at the next safe point: containers not yet applied keep their old files. */
+  /**
+   * Aborting (Ctrl-C, SIGTERM, the lock lost) stops at the next safe point: containers not yet applied
+   * keep their old files. A string reason other than a signal name is said as the skip reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -204,7 +207,7 @@ async function applyLevel(run: Run, level: readonly ContainerPlan[]): Promise<vo
     const blocker = blockedBy(run, c);
     const aborted = run.opts.signal?.aborted;
     if ((blocker || aborted) && (c.action !== 'none' || run.synced.has(c.name))) {
-      const why = blocker ? `requires ${blocker}, which did not deploy` : 'interrupted';
+      const why = blocker ? `requires ${blocker}, which did not deploy` : stopReason(run.opts.signal);
       run.outcomes.set(c.name, { name: c.name, action: c.action, result: 'skipped', error: why });
       run.mark(c.name, 'skipped', why);
       putBack.push(c);
@@ -340,6 +343,12 @@ async function prune(run: Run, state: HostState): Promise<string[]> {
     pruned.push(...state.plan.orphanFolders.map((f) => `${f.type}/${f.name}`));
   }
   return pruned;
+}
+
+/** Why the apply stopped early: a signal (Ctrl-C, SIGTERM) or the lost lock, whose reason says so. */
+function stopReason(signal: AbortSignal | undefined): string {
+  const r: unknown = signal?.reason;
+  return typeof r === 'string' && !r.startsWith('SIG') ? r.replace(/^[^:]+: /, '') : 'interrupted';
 }
 
 function lastLines(text: string, n = 3): string {

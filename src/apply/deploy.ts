@@ -6,13 +6,16 @@
  *   deployed.yaml written and committed        (writeRecords, by the command)
  * A host that fails at any point is reported for that host; the others go on.
  */
+import { join } from 'node:path';
 import type { Fleet, HostSpec } from '../fleet/model.js';
-import { UserError } from '../errors.js';
+import { FLEET_SETTINGS_FILE } from '../fleet/load.js';
+import { ExitCode, UserError } from '../errors.js';
 import type { Connection, ConnectionStats } from '../remote/transport.js';
-import { newLockHolder, takeLockCommand, releaseLockCommand, parseLockResponse, lockHeldError, describeHolder, type LockHolder } from '../remote/lock.js';
+import { newLockHolder, takeLockCommand, releaseLockCommand, refreshLockCommand, parseLockResponse, lockHeldError, describeHolder, type LockHolder } from '../remote/lock.js';
 import { observeAndPlan, type HostState } from '../plan/run.js';
 import { hostHasChanges, type PulledImage } from '../plan/diff.js';
-import { openHost, type ConnectSettings } from './hosts.js';
+import { HostFailure, openHost, type ConnectSettings } from './hosts.js';
+import { sleep } from './interrupt.js';
 import { engineTarget, imageIdArgv, pullArgv } from '../remote/engine.js';
 import { quoteArg, quoteArgv } from '../remote/quote.js';
 import { applyHost, type ApplyOptions, type HostApplyResult, type Reporter } from './apply-host.js';
@@ -22,9 +25,19 @@ export interface PreparedHost {
   host: HostSpec;
   conn: Connection;
   holder: LockHolder;
+  /** Keeps the lock from expiring while it is held (see keepLock). */
+  keeper: LockKeeper;
   state: HostState;
   /** Said while taking the lock (a stale lock taken over). */
   notes: string[];
+}
+
+/**
+ * What a deploy must refuse to run uncommitted: every host's folder and the fleet settings, whose
+ * defaults (engine, ssh, storage_path…) shape what is rendered for every host.
+ */
+export function committedInputs(fleet: Pick<Fleet, 'root' | 'repoRoot'>): string[] {
+  return [fleet.root, join(fleet.repoRoot, FLEET_SETTINGS_FILE)];
 }
 
 export interface PrepareOptions {
@@ -36,14 +49,20 @@ export interface PrepareOptions {
   recordDir: (host: HostSpec) => string;
   /** Pull the images of the selected containers before observing (mbctl run --pull). */
   pull?: boolean;
+  /** Ctrl-C / SIGTERM: stop at the next step, release the lock, close (throws interruptedError). */
+  signal?: AbortSignal;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The error of a host whose preparation was interrupted: nothing was changed on it. */
+export function interruptedError(host: string): UserError {
+  return new UserError(`${host}: interrupted before anything was changed`, ExitCode.interrupted);
+}
 
-/** Takes the host's lock, waiting up to lockWaitSec while another live deploy holds it. */
-export async function takeLock(conn: Connection, holder: LockHolder, lockWaitSec: number): Promise<string[]> {
+/** Takes the host's lock, waiting up to lockWaitSec while another live deploy holds it (or until `signal`). */
+export async function takeLock(conn: Connection, holder: LockHolder, lockWaitSec: number, signal?: AbortSignal): Promise<string[]> {
   const deadline = Date.now() + lockWaitSec * 1000;
   for (;;) {
+    if (signal?.aborted) throw interruptedError(conn.host);
     const r = await conn.run(takeLockCommand(holder).argv, { timeoutMs: 60_000 });
     const resp = parseLockResponse(r.stdout);
     if (resp.status === 'taken') return [];
@@ -52,7 +71,7 @@ export async function takeLock(conn: Connection, holder: LockHolder, lockWaitSec
     }
     if (resp.status !== 'held') throw new UserError(`${conn.host}: could not take the deploy lock (${r.stdout.trim() || r.stderr.trim()})`);
     if (Date.now() >= deadline) throw lockHeldError(conn.host, resp);
-    await sleep(2000);
+    await sleep(2000, signal);
   }
 }
 
@@ -60,21 +79,76 @@ export async function releaseLock(conn: Connection, holder: LockHolder): Promise
   await conn.run(releaseLockCommand(holder.token).argv, { timeoutMs: 30_000 });
 }
 
-/** Connect, lock, observe, plan. On failure the lock (if taken) is released and the connection closed. */
+/** A sixth of the TTL: five refreshes may fail or queue behind busy channels before the lock expires. */
+export function lockRefreshEveryMs(holder: LockHolder): number {
+  return (holder.ttl * 1000) / 6;
+}
+
+export interface LockKeeper {
+  /** Aborted when a refresh finds the lock is no longer ours (forced unlock, taken over); reason says how. */
+  readonly lost: AbortSignal;
+  stop(): void;
+}
+
+/**
+ * Refreshes a held lock every `everyMs` (default lockRefreshEveryMs) on the host's connection, so a
+ * deploy longer than the TTL is not taken for stale while it applies. One short command per interval;
+ * a refresh that fails to run (connection lost) is left to the step that will see the same failure.
+ */
+export function keepLock(conn: Pick<Connection, 'run' | 'host'>, holder: LockHolder, o: { everyMs?: number; dir?: string } = {}): LockKeeper {
+  const lost = new AbortController();
+  let busy = false;
+  const tick = async () => {
+    if (busy || lost.signal.aborted) return;
+    busy = true;
+    try {
+      const r = await conn.run(refreshLockCommand(holder, o.dir ? { dir: o.dir } : {}).argv, { timeoutMs: 60_000 });
+      const resp = parseLockResponse(r.stdout);
+      if (resp.status !== 'refreshed') {
+        stop();
+        lost.abort(`${conn.host}: the deploy lock is no longer ours (${resp.status}): someone ran man8s unlock or took it over`);
+      }
+    } catch {
+      // not run: the connection is gone, and the running step reports that
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), o.everyMs ?? lockRefreshEveryMs(holder));
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  return { lost: lost.signal, stop };
+}
+
+/**
+ * Connect, lock, observe, plan. On failure or interruption the lock (if taken) is released and the
+ * connection closed; the error carries the host's stats (HostFailure) so --stats still shows it.
+ */
 export async function prepareHost(fleet: Fleet, host: HostSpec, opts: PrepareOptions): Promise<PreparedHost> {
+  if (opts.signal?.aborted) throw interruptedError(host.name);
   const conn = await openHost(host, opts.connect);
   const holder = newLockHolder({ host: host.name, commit: opts.commit });
-  let locked = false;
+  let keeper: LockKeeper | undefined;
+  const checkpoint = () => {
+    if (opts.signal?.aborted) throw interruptedError(host.name);
+  };
   try {
-    const notes = await takeLock(conn, holder, opts.lockWaitSec);
-    locked = true;
+    checkpoint();
+    const notes = await takeLock(conn, holder, opts.lockWaitSec, opts.signal);
+    keeper = keepLock(conn, holder);
+    checkpoint();
     const pulled = opts.pull ? await pullImages(host, conn, opts.only) : undefined;
+    checkpoint();
     const state = await observeAndPlan(fleet, host, conn, { ...(opts.only ? { only: opts.only } : {}), recordDir: opts.recordDir(host), ...(pulled ? { pulled } : {}) });
-    return { host, conn, holder, state, notes };
+    checkpoint();
+    return { host, conn, holder, keeper, state, notes };
   } catch (err) {
-    if (locked) await releaseLock(conn, holder).catch(() => undefined);
+    if (keeper) {
+      keeper.stop();
+      await releaseLock(conn, holder).catch(() => undefined);
+    }
     await conn.close();
-    throw err;
+    throw err instanceof UserError ? new HostFailure(err.message, conn.stats(), err.exitCode) : err;
   }
 }
 
@@ -110,20 +184,27 @@ export interface AppliedHost {
   stats: ConnectionStats;
 }
 
-/** Applies a prepared host's plan (when it has changes), then releases its lock and closes the connection. */
+/**
+ * Applies a prepared host's plan (when it has changes), then releases its lock and closes the connection.
+ * Losing the lock (see keepLock) stops the apply at its next safe point, like Ctrl-C.
+ */
 export async function applyPrepared(fleet: Fleet, p: PreparedHost, opts: ApplyOptions, report: Reporter): Promise<AppliedHost> {
+  const onLost = () => report({ host: p.host.name, kind: 'step', text: `${String(p.keeper.lost.reason)}; stopping at the next safe point` });
+  p.keeper.lost.addEventListener('abort', onLost, { once: true });
+  const signal = opts.signal ? AbortSignal.any([opts.signal, p.keeper.lost]) : p.keeper.lost;
   let result: HostApplyResult | null;
   try {
-    result = hostHasChanges(p.state.plan, { prune: opts.prune === true }) && p.state.plan.errors.length === 0 ? await applyHost(fleet, p.state, p.conn, opts, report) : null;
+    result = hostHasChanges(p.state.plan, { prune: opts.prune === true }) && p.state.plan.errors.length === 0 ? await applyHost(fleet, p.state, p.conn, { ...opts, signal }, report) : null;
   } finally {
-    await releaseLock(p.conn, p.holder).catch(() => undefined);
-    await p.conn.close();
+    p.keeper.lost.removeEventListener('abort', onLost);
+    await abandon(p);
   }
   return { prepared: p, result, stats: p.conn.stats() };
 }
 
-/** Releases and closes a prepared host that will not be applied (declined, or its plan has errors). */
+/** Releases and closes a prepared host that will not be applied (declined, interrupted, or its plan has errors). */
 export async function abandon(p: PreparedHost): Promise<ConnectionStats> {
+  p.keeper.stop();
   await releaseLock(p.conn, p.holder).catch(() => undefined);
   await p.conn.close();
   return p.conn.stats();

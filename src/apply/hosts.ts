@@ -5,7 +5,18 @@
 import pLimit from 'p-limit';
 import type { Fleet, HostSpec } from '../fleet/model.js';
 import { UserError } from '../errors.js';
-import { connectHost, type Connection, type TransportLogger } from '../remote/transport.js';
+import { connectHost, type Connection, type ConnectionStats, type TransportLogger } from '../remote/transport.js';
+
+/** A host's failure with what reaching it cost so far, so --stats shows hosts that failed early too. */
+export class HostFailure extends UserError {
+  constructor(
+    message: string,
+    readonly stats: ConnectionStats,
+    exitCode?: number,
+  ) {
+    super(message, exitCode);
+  }
+}
 
 export interface ConnectSettings {
   acceptNewHostKeys?: boolean;
@@ -13,13 +24,21 @@ export interface ConnectSettings {
   logger?: TransportLogger;
 }
 
-export function openHost(host: HostSpec, opts: ConnectSettings = {}): Promise<Connection> {
-  return connectHost(host.settings.ssh, {
-    host: host.name,
-    ...(host.settings.ssh_config ? { configFile: host.settings.ssh_config } : {}),
-    ...(opts.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}),
-    ...(opts.logger ? { logger: opts.logger } : {}),
-  });
+/** Connects to a fleet host; a failure is a HostFailure whose stats count the time spent trying. */
+export async function openHost(host: HostSpec, opts: ConnectSettings = {}): Promise<Connection> {
+  const started = Date.now();
+  try {
+    return await connectHost(host.settings.ssh, {
+      host: host.name,
+      startedAt: started,
+      ...(host.settings.ssh_config ? { configFile: host.settings.ssh_config } : {}),
+      ...(opts.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    throw new HostFailure(err.message, { host: host.name, connections: 0, commands: 0, bytesSent: 0, bytesReceived: 0, seconds: (Date.now() - started) / 1000 }, err.exitCode);
+  }
 }
 
 /**
@@ -35,9 +54,9 @@ export function selectHosts(fleet: Fleet, names: readonly string[] = []): HostSp
   return [...new Set(names)].map((n) => fleet.hosts.get(n)!);
 }
 
-export type HostOutcome<T> = { host: string; ok: true; value: T } | { host: string; ok: false; error: string };
+export type HostOutcome<T> = { host: string; ok: true; value: T } | { host: string; ok: false; error: string; exitCode: number; stats?: ConnectionStats };
 
-/** Runs `work` for every host, at most `parallel` at once; each host's error is caught and kept. */
+/** Runs `work` for every host, at most `parallel` at once; each host's error (and its stats) is caught and kept. */
 export async function eachHost<T>(hosts: readonly HostSpec[], parallel: number, work: (host: HostSpec) => Promise<T>): Promise<HostOutcome<T>[]> {
   const limit = pLimit(Math.max(1, parallel));
   return Promise.all(
@@ -46,7 +65,7 @@ export async function eachHost<T>(hosts: readonly HostSpec[], parallel: number, 
         try {
           return { host: host.name, ok: true, value: await work(host) };
         } catch (err) {
-          if (err instanceof UserError) return { host: host.name, ok: false, error: err.message };
+          if (err instanceof UserError) return { host: host.name, ok: false, error: err.message, exitCode: err.exitCode, ...(err instanceof HostFailure ? { stats: err.stats } : {}) };
           throw err;
         }
       }),

@@ -9,7 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import type { Duplex, Readable } from 'node:stream';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig, AnyAuthMethod, AuthenticationType, PseudoTtyOptions } from 'ssh2';
+import type { ClientChannel, ConnectConfig, AnyAuthMethod, AuthenticationType, IdentityCallback, ParsedKey, PseudoTtyOptions } from 'ssh2';
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
 import { quoteArg, quoteArgv } from './quote.js';
@@ -25,7 +25,7 @@ import {
   type HostKeyVerdict,
 } from './known-hosts.js';
 
-const { Client } = ssh2;
+const { Client, OpenSSHAgent, utils } = ssh2;
 type Ssh2Client = InstanceType<typeof Client>;
 
 /** OpenSSH's default MaxSessions is 10; staying under it leaves room for an interactive session. */
@@ -103,6 +103,8 @@ export interface ConnectOptions {
   keepaliveIntervalMs?: number;
   maxChannels?: number;
   logger?: TransportLogger;
+  /** When connecting began (Date.now()), if before open(): --stats seconds include resolving and the handshake. */
+  startedAt?: number;
   /** Resolves ProxyJump hops; defaults to resolveHost with the target's config file. */
   resolveJump?: (dest: string) => Promise<ResolvedHost>;
 }
@@ -149,35 +151,144 @@ function hostKeyError(host: string, r: ResolvedHost, v: HostKeyVerdict, acceptNe
   }
 }
 
+/** What ssh2 reports when the server ends the connection: SSH_MSG_DISCONNECT's reason code and text. */
+const DISCONNECT_REASONS: Record<number, string> = {
+  1: 'host not allowed to connect',
+  2: 'protocol error',
+  3: 'key exchange failed',
+  5: 'MAC error',
+  7: 'service not available',
+  8: 'protocol version not supported',
+  9: 'host key not verifiable',
+  10: 'connection lost',
+  12: 'too many connections',
+  13: 'authentication cancelled',
+  14: 'no more authentication methods available',
+  15: 'illegal user name',
+};
+
+function triedKeys(tried: string[]): string {
+  return tried.length ? tried.join(', ') : 'no keys: no ssh-agent and no identity file';
+}
+
 /** Maps ssh2/socket errors to a message the user can act on. */
 function connectError(host: string, r: ResolvedHost, err: unknown, tried: string[]): UserError {
   if (err instanceof UserError) return err;
-  const e = err as Error & { code?: string; level?: string };
+  const e = err as Error & { code?: string | number; level?: string };
   const at = where(r);
   if (e.level === 'client-authentication') {
     return new UserError(
-      `${host}: ssh authentication failed for ${at} (tried ${tried.length ? tried.join(', ') : 'no keys: no ssh-agent and no identity file'}); ` +
+      `${host}: ssh authentication failed for ${at} (tried ${triedKeys(tried)}); ` +
         `add your public key to the host's ~/.ssh/authorized_keys, load it with ssh-add, or set IdentityFile in your ssh config`,
     );
   }
   if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT') {
     return new UserError(`${host}: timed out connecting to ${at}; check the host is up and reachable (host.yaml ssh, ~/.ssh/config)`);
   }
+  if (typeof e.code === 'number') {
+    // The server said goodbye (SSH_MSG_DISCONNECT): its text is the reason, e.g. sshd's MaxAuthTries.
+    const said = e.message && !/^Unexpected disconnection/.test(e.message) ? e.message : (DISCONNECT_REASONS[e.code] ?? `reason ${e.code}`);
+    if (/too many authentication failures/i.test(said)) {
+      return new UserError(
+        `${host}: ${at} closed the connection: too many authentication failures (tried ${triedKeys(tried)}); sshd allows only a few keys per connection (MaxAuthTries): ` +
+          `in your ssh config set IdentitiesOnly yes and the right IdentityFile for this host, or load fewer keys into ssh-agent`,
+      );
+    }
+    return new UserError(`${host}: ${at} closed the connection during the ssh handshake (${said}); check sshd on the host (its log says why)`);
+  }
   const reason = e.code ?? e.message;
   return new UserError(`${host}: cannot connect to ${at} (${reason}); check the host is up and host.yaml ssh / ~/.ssh/config are right`);
 }
 
-/** The identity files' contents, read once (unreadable files are skipped like ssh does). */
-async function loadKeys(files: readonly string[]): Promise<Array<{ file: string; key: Buffer }>> {
-  const out: Array<{ file: string; key: Buffer }> = [];
+/** An identity file: its private key when it can be read without a passphrase, and its public key. */
+interface Identity {
+  file: string;
+  key?: Buffer;
+  /** The public key blob: from `<file>.pub`, else derived from the private key. */
+  pub?: Buffer;
+}
+
+/** The identity files, read once (unreadable ones are skipped, as ssh does). */
+async function loadIdentities(files: readonly string[]): Promise<Identity[]> {
+  const out: Identity[] = [];
   for (const file of files) {
+    const id: Identity = { file };
     try {
-      out.push({ file, key: await readFile(file) });
+      const key = await readFile(file);
+      const parsed = utils.parseKey(key);
+      // Encrypted (or unsupported): only usable through the agent, found by its .pub.
+      if (!(parsed instanceof Error)) {
+        id.key = key;
+        id.pub = parsed.getPublicSSH();
+      }
     } catch {
-      // unreadable: skipped
+      // unreadable private key: the agent may still hold it
     }
+    try {
+      const blob = (await readFile(`${file}.pub`, 'utf8')).trim().split(/\s+/)[1];
+      if (blob) id.pub = Buffer.from(blob, 'base64');
+    } catch {
+      // no .pub
+    }
+    if (id.key || id.pub) out.push(id);
   }
   return out;
+}
+
+/** The agent's keys, or none when it does not answer (ssh carries on without it, too). */
+function agentKeys(socket: string): Promise<ParsedKey[]> {
+  return new Promise((resolve) =>
+    new OpenSSHAgent(socket).getIdentities((err, keys) => {
+      // Entries are keys, or {pubKey} records (KnownPublicKeys); both parse.
+      const raw = (err ? [] : (keys ?? [])).map((k) => ((k as { pubKey?: ParsedKey }).pubKey ?? (k as ParsedKey)));
+      const parsed = raw.map((k) => utils.parseKey(k));
+      resolve(parsed.filter((k): k is ParsedKey => !(k instanceof Error)));
+    }),
+  );
+}
+
+/** An agent that offers only the given keys (signing still goes to the real agent). */
+class OfferedKeysAgent extends OpenSSHAgent {
+  constructor(
+    socket: string,
+    private readonly offered: ParsedKey[],
+  ) {
+    super(socket);
+  }
+
+  override getIdentities(cb: IdentityCallback<ParsedKey>): void {
+    cb(undefined, this.offered);
+  }
+}
+
+/**
+ * The keys to offer, in OpenSSH's order: the agent's first, then identity files the agent does not
+ * hold. With IdentitiesOnly, only the identity files' keys are offered, from the agent when it holds
+ * them (an identity file with a passphrase is usable that way) — offering every agent key would hit
+ * sshd's MaxAuthTries on a laptop with many keys loaded.
+ */
+export async function authMethods(target: Pick<ResolvedHost, 'user' | 'identityFiles' | 'identitiesOnly' | 'agentSocket'>): Promise<Array<{ label: string; method: AnyAuthMethod }>> {
+  const identities = await loadIdentities(target.identityFiles);
+  const methods: Array<{ label: string; method: AnyAuthMethod }> = [];
+  const inAgent: Buffer[] = [];
+  if (target.agentSocket) {
+    const all = await agentKeys(target.agentSocket);
+    const wanted = identities.flatMap((i) => (i.pub ? [i.pub] : []));
+    const offered = target.identitiesOnly ? all.filter((k) => wanted.some((w) => w.equals(k.getPublicSSH()))) : all;
+    if (offered.length > 0) {
+      inAgent.push(...offered.map((k) => k.getPublicSSH()));
+      const names = target.identitiesOnly ? identities.filter((i) => i.pub && inAgent.some((a) => a.equals(i.pub!))).map((i) => i.file) : [];
+      methods.push({
+        label: names.length ? `ssh-agent (${names.join(', ')})` : `ssh-agent (${offered.length} key${offered.length === 1 ? '' : 's'})`,
+        method: { type: 'agent', username: target.user, agent: new OfferedKeysAgent(target.agentSocket, offered) },
+      });
+    }
+  }
+  for (const i of identities) {
+    if (!i.key || (i.pub && inAgent.some((a) => a.equals(i.pub!)))) continue;
+    methods.push({ label: i.file, method: { type: 'publickey', username: target.user, key: i.key } });
+  }
+  return methods;
 }
 
 interface Hop {
@@ -187,7 +298,6 @@ interface Hop {
 
 export class Connection {
   private readonly limit: ReturnType<typeof pLimit>;
-  private readonly started = Date.now();
   private ended?: number;
   private commandCount = 0;
   private external = { connections: 0, bytesSent: 0, bytesReceived: 0 };
@@ -201,6 +311,8 @@ export class Connection {
     private readonly hops: Hop[],
     private readonly logger: TransportLogger | undefined,
     maxChannels: number,
+    /** When connecting began: stats count the handshake, which is most of a no-op run's time. */
+    private readonly started: number,
   ) {
     this.limit = pLimit(maxChannels);
     const last = hops[hops.length - 1]!.client;
@@ -210,6 +322,7 @@ export class Connection {
 
   /** Opens the connection (through ProxyJump hops if configured), verifying every host key. */
   static async open(resolved: ResolvedHost, opts: ConnectOptions): Promise<Connection> {
+    const started = opts.startedAt ?? Date.now();
     if (resolved.proxyCommand && resolved.proxyJump.length === 0) {
       throw new UserError(
         `${opts.host}: your ssh config uses ProxyCommand for ${resolved.alias}, which man8s cannot run in-process; use ProxyJump instead`,
@@ -239,7 +352,7 @@ export class Connection {
       for (const h of hops.reverse()) h.client.end();
       throw err;
     }
-    return new Connection(opts.host, resolved, hops, opts.logger, opts.maxChannels ?? MAX_CHANNELS);
+    return new Connection(opts.host, resolved, hops, opts.logger, opts.maxChannels ?? MAX_CHANNELS, started);
   }
 
   private get client(): Ssh2Client {
@@ -449,14 +562,8 @@ async function handshake(host: string, target: ResolvedHost, sock: Duplex, opts:
   const names = lookupNames(target);
   const knownFiles = [...target.userKnownHostsFiles, ...target.globalKnownHostsFiles];
   const entries = await readKnownHosts(knownFiles);
-  const keys = await loadKeys(target.identityFiles);
+  const methods = await authMethods(target);
   const tried: string[] = [];
-  // Agent first, then identity files in config order: OpenSSH's order.
-  const methods: Array<{ label: string; method: AnyAuthMethod }> = [];
-  if (target.agentSocket) {
-    methods.push({ label: 'ssh-agent', method: { type: 'agent', username: target.user, agent: target.agentSocket } });
-  }
-  for (const k of keys) methods.push({ label: k.file, method: { type: 'publickey', username: target.user, key: k.key } });
 
   let verdict: HostKeyVerdict | undefined;
   let recordError: Error | undefined;
@@ -522,6 +629,7 @@ export async function connectHost(
   dest: string,
   opts: ConnectOptions & { configFile?: string },
 ): Promise<Connection> {
+  const startedAt = opts.startedAt ?? Date.now();
   const resolved = await resolveHost(dest, { ...(opts.configFile ? { configFile: opts.configFile } : {}), hostName: opts.host });
-  return Connection.open(resolved, opts);
+  return Connection.open(resolved, { ...opts, startedAt });
 }

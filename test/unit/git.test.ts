@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { openRepo, headCommit, uncommittedChanges, assertCommitted, changedSince, commitFiles, pushWithRetry } from '../../src/git/repo.js';
 import { readDeployed, writeDeployed } from '../../src/git/deployed.js';
 import { UserError } from '../../src/errors.js';
+import { committedInputs } from '../../src/apply/deploy.js';
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
@@ -37,6 +38,25 @@ test('uncommitted changes are listed and refused with the --allow-dirty hint', a
   writeFileSync(join(dir, 'outside.txt'), 'x');
   assert.deepEqual((await uncommittedChanges(repo, [join(dir, 'hosts')])).sort(), ['hosts/relink/conf/web/container.yaml', 'hosts/relink/new file.txt']);
   await assert.rejects(assertCommitted(repo, [join(dir, 'hosts')]), (err: unknown) => err instanceof UserError && /uncommitted changes \(hosts\/relink.*--allow-dirty/.test(err.message));
+});
+
+test('a deploy refuses uncommitted fleet settings (man8s.yaml) too, not only hosts/', async (t) => {
+  const dir = fleetRepo();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const repo = await openRepo(dir);
+  const inputs = committedInputs({ root: join(dir, 'hosts'), repoRoot: dir });
+  assert.deepEqual(inputs, [join(dir, 'hosts'), join(dir, 'man8s.yaml')]);
+  await assertCommitted(repo, inputs); // no man8s.yaml at all is fine
+  writeFileSync(join(dir, 'man8s.yaml'), 'defaults:\n  engine: docker\n');
+  await assert.rejects(assertCommitted(repo, inputs), (err: unknown) => err instanceof UserError && /uncommitted changes \(man8s\.yaml\).*--allow-dirty/.test(err.message));
+  git(dir, 'add', 'man8s.yaml');
+  git(dir, 'commit', '-qm', 'settings');
+  await assertCommitted(repo, inputs);
+  writeFileSync(join(dir, 'man8s.yaml'), 'defaults:\n  engine: nerdctl\n');
+  await assert.rejects(assertCommitted(repo, inputs), /uncommitted changes \(man8s\.yaml\)/);
+  writeFileSync(join(dir, 'README.md'), 'notes are not fleet input\n');
+  git(dir, 'checkout', 'man8s.yaml');
+  await assertCommitted(repo, inputs);
 });
 
 test('changedSince lists the files changed below a path, and an unknown commit names the fix', async (t) => {

@@ -14,7 +14,9 @@ import {
   releaseLockCommand,
   takeLockCommand,
 } from '../../src/remote/lock.js';
-import type { RemoteCommand } from '../../src/remote/transport.js';
+import type { RemoteCommand, RunResult } from '../../src/remote/transport.js';
+import { keepLock, lockRefreshEveryMs } from '../../src/apply/deploy.js';
+import { writeFileSync } from 'node:fs';
 import { UserError } from '../../src/errors.js';
 
 function run(cmd: RemoteCommand): { code: number; out: string } {
@@ -95,4 +97,72 @@ test('lock responses parse strictly; holder description', () => {
     expiresIn: -5,
   });
   assert.equal(describeHolder({ who: 'w', host: 'h', pid: 1, startedAt: 't', ttl: 1, token: 'x' }), 'w (pid 1, since t)');
+});
+
+/** A connection stand-in that runs each command here with sh, counting them. */
+function localConn(): { host: string; runs: number; run(argv: readonly string[]): Promise<RunResult> } {
+  return {
+    host: 'relink',
+    runs: 0,
+    async run(argv) {
+      this.runs++;
+      const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+  };
+}
+
+const until = async (what: () => boolean, ms = 5000) => {
+  for (const end = Date.now() + ms; !what() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(what(), 'condition not met in time');
+};
+
+test('a lock past its expiry is stale; a refresh by its owner makes it held for another TTL', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'man8s-lock-')), 'man8s');
+  const a = newLockHolder({ host: 'relink', who: 'a@a', ttlSec: 600 });
+  assert.equal(run(takeLockCommand(a, { dir })).code, 0);
+  writeFileSync(join(dir, 'expires'), `${Math.floor(Date.now() / 1000) - 1}\n`);
+  assert.deepEqual([parseLockResponse(run(readLockCommand({ dir })).out).status, parseLockResponse(run(readLockCommand({ dir })).out).reason], ['stale', 'expired']);
+  const refreshed = run(refreshLockCommand(a, { dir }));
+  assert.equal(refreshed.code, 0);
+  assert.equal(parseLockResponse(refreshed.out).status, 'refreshed');
+  const state = parseLockResponse(run(readLockCommand({ dir })).out);
+  assert.equal(state.status, 'held');
+  assert.ok(state.expiresIn! > 590 && state.expiresIn! <= 600, `expires in ${state.expiresIn}`);
+  assert.deepEqual(refreshLockCommand(a, { dir }).argv.slice(3), ['man8s-lock-refresh', dir, a.token, '600']);
+});
+
+test('keepLock refreshes a held lock on its connection until stopped', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'man8s-lock-')), 'man8s');
+  const a = newLockHolder({ host: 'relink', who: 'a@a', ttlSec: 600 });
+  assert.equal(run(takeLockCommand(a, { dir })).code, 0);
+  writeFileSync(join(dir, 'expires'), `${Math.floor(Date.now() / 1000) + 5}\n`);
+  const conn = localConn();
+  const keeper = keepLock(conn, a, { everyMs: 20, dir });
+  await until(() => conn.runs >= 3);
+  keeper.stop();
+  const runs = conn.runs;
+  assert.ok(parseLockResponse(run(readLockCommand({ dir })).out).expiresIn! > 590, 'extended by the TTL');
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(conn.runs, runs, 'no refresh after stop');
+  assert.equal(keeper.lost.aborted, false);
+  // By default a sixth of the TTL: an hour-long lock is refreshed every 10 minutes.
+  assert.equal(lockRefreshEveryMs(newLockHolder({ host: 'h', ttlSec: 3600 })), 600_000);
+});
+
+test('keepLock reports a lock that is no longer ours, and stops refreshing it', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'man8s-lock-')), 'man8s');
+  const a = newLockHolder({ host: 'relink', who: 'a@a' });
+  assert.equal(run(takeLockCommand(a, { dir })).code, 0);
+  const conn = localConn();
+  const keeper = keepLock(conn, a, { everyMs: 20, dir });
+  await until(() => conn.runs >= 1);
+  // Someone ran `man8s unlock relink` and another deploy took the lock.
+  assert.equal(parseLockResponse(run(takeLockCommand(newLockHolder({ host: 'relink', who: 'b@b' }), { dir, force: true })).out).status, 'took-over');
+  await until(() => keeper.lost.aborted);
+  assert.match(String(keeper.lost.reason), /^relink: the deploy lock is no longer ours \(not-owner\)/);
+  const runs = conn.runs;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(conn.runs, runs);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'holder.json'), 'utf8')).who, 'b@b', 'the new holder keeps it');
 });

@@ -4,7 +4,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ import { makeFolderSkeleton, mountFoldersInTrees, pushTreesArgv, runRsync } from
 import { observeHost } from '../../src/remote/observe.js';
 import { newLockHolder, parseLockResponse, readLockCommand, takeLockCommand } from '../../src/remote/lock.js';
 import { UserError } from '../../src/errors.js';
+import { HostFailure, openHost } from '../../src/apply/hosts.js';
+import type { HostSpec } from '../../src/fleet/model.js';
 
 let sshd: TestSshd;
 let conn: Connection;
@@ -118,6 +120,25 @@ test('stats count one connection, commands and bytes; the logger sees commands a
   assert.ok(cmd && cmd.kind === 'result' && cmd.code === 0);
 });
 
+test('stats seconds count from before connecting; a host that cannot be reached still has stats', async () => {
+  const t0 = Date.now();
+  const c = await connectHost('sshd-test', { host: 'timed', configFile: sshd.configFile });
+  const connecting = Date.now() - t0;
+  const s = c.stats();
+  await c.close();
+  assert.ok(s.seconds * 1000 >= connecting - 2, `seconds ${s.seconds} include the ${connecting} ms of resolving and handshake`);
+
+  const host = { name: 'gone', settings: { ssh: `${sshd.user}@127.0.0.1:1`, ssh_config: sshd.configFile } } as unknown as HostSpec;
+  await assert.rejects(openHost(host), (e: Error) => {
+    assert.ok(e instanceof HostFailure);
+    assert.match(e.message, /^gone: cannot connect to .*\(ECONNREFUSED\)/);
+    assert.equal(e.stats.host, 'gone');
+    assert.deepEqual([e.stats.connections, e.stats.commands, e.stats.bytesSent, e.stats.bytesReceived], [0, 0, 0, 0]);
+    assert.ok(e.stats.seconds > 0);
+    return true;
+  });
+});
+
 test('streaming delivers output as it comes; abort stops it', async () => {
   const chunks: string[] = [];
   const code = await conn.stream(['sh', '-c', 'echo one; sleep 0.1; echo two >&2; exit 5'], {
@@ -196,6 +217,56 @@ test('auth failure and unreachable host are UserErrors naming the host and the f
   });
   const closed = await resolveHost(`${sshd.user}@127.0.0.1:1`, { configFile: sshd.configFile });
   await assert.rejects(Connection.open(closed, { host: 'gone' }), /^UserError: gone: cannot connect to .*@127\.0\.0\.1:1 \(ECONNREFUSED\); check the host is up/);
+});
+
+/** A real ssh-agent on its own socket, holding `keys` (private key files; passphrase via askpass). */
+async function startAgent(t: { after(fn: () => void): void }, keys: Array<{ file: string; passphrase?: string }>): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'man8s-agent-'));
+  const socket = join(dir, 'agent.sock');
+  const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+  t.after(() => agent.kill());
+  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 20));
+  for (const k of keys) {
+    const askpass = join(dir, 'askpass');
+    writeFileSync(askpass, `#!/bin/sh\necho '${k.passphrase ?? ''}'\n`, { mode: 0o755 });
+    execFileSync('ssh-add', ['-q', k.file], { env: { ...process.env, SSH_AUTH_SOCK: socket, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  return socket;
+}
+
+test('IdentitiesOnly: only the IdentityFile keys are offered, from the agent when it holds them; too many keys is a clear error', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'man8s-ids-'));
+  // Seven keys the host does not accept: more than sshd's MaxAuthTries (6).
+  const wrong = Array.from({ length: 7 }, (_, i) => join(dir, `wrong${i}`));
+  for (const f of wrong) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', f]);
+  const socket = await startAgent(t, wrong.map((file) => ({ file })));
+  const base = readFileSync(sshd.configFile, 'utf8');
+  const config = (identitiesOnly: boolean, identityFile = sshd.clientKey) => {
+    const file = join(dir, `config-${identitiesOnly}-${identityFile.length}`);
+    writeFileSync(file, base.replace('IdentitiesOnly yes', `IdentitiesOnly ${identitiesOnly ? 'yes' : 'no'}`).replace('IdentityAgent none', `IdentityAgent ${socket}`).replace(/IdentityFile .*/, `IdentityFile ${identityFile}`));
+    return file;
+  };
+  // Without IdentitiesOnly every agent key goes first, as OpenSSH does, and sshd gives up.
+  await assert.rejects(connectHost('sshd-test', { host: 'relink', configFile: config(false) }), (e: Error) => {
+    assert.ok(e instanceof UserError);
+    assert.match(e.message, new RegExp(`^relink: ${sshd.user}@127\\.0\\.0\\.1:${sshd.port} closed the connection: too many authentication failures \\(tried ssh-agent \\(7 keys\\)\\); .*set IdentitiesOnly yes and the right IdentityFile`));
+    return true;
+  });
+  // With it, only the identity file is offered.
+  const c = await connectHost('sshd-test', { host: 'relink', configFile: config(true) });
+  assert.equal((await c.run(['echo', 'ok'])).stdout, 'ok\n');
+  await c.close();
+
+  // An identity file with a passphrase, loaded into the agent: used through the agent, found by its .pub.
+  const locked = join(dir, 'locked');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'secret words', '-f', locked]);
+  writeFileSync(join(sshd.dir, 'authorized_keys'), readFileSync(`${locked}.pub`), { flag: 'a' });
+  const withLocked = await startAgent(t, [...wrong.map((file) => ({ file })), { file: locked, passphrase: 'secret words' }]);
+  const lockedConfig = join(dir, 'config-locked');
+  writeFileSync(lockedConfig, readFileSync(config(true, locked), 'utf8').replace(socket, withLocked));
+  const viaAgent = await connectHost('sshd-test', { host: 'relink', configFile: lockedConfig });
+  assert.equal((await viaAgent.run(['echo', 'agent'])).stdout, 'agent\n');
+  await viaAgent.close();
 });
 
 test('ProxyJump: through the jump host with forwardOut, both host keys verified, 2 connections', async () => {

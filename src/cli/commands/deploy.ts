@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
@@ -7,7 +6,9 @@ import { progressMode, withProgress } from '../progress.js';
 import { formatTable } from '../table.js';
 import { eachHost, selectHosts } from '../../apply/hosts.js';
 import { selectChangedHosts } from '../../apply/changed.js';
-import { prepareHost, applyPrepared, abandon, newDeployId, type PreparedHost, type AppliedHost } from '../../apply/deploy.js';
+import { prepareHost, applyPrepared, abandon, newDeployId, committedInputs, type PreparedHost, type AppliedHost } from '../../apply/deploy.js';
+import { watchInterruptions, type Interruption } from '../../apply/interrupt.js';
+import { confirm } from '../confirm.js';
 import { buildRecord, deployer, recordChanged, recordDir } from '../../apply/record.js';
 import type { HostApplyResult } from '../../apply/apply-host.js';
 import { gatherDiffs } from '../../plan/run.js';
@@ -54,15 +55,6 @@ function hostTitle(a: AppliedHost | { error: string }): string {
   const said = RESULT_COLUMNS.filter((r) => counts[r]! > 0).map((r) => `${counts[r]} ${r}`);
   if (a.result?.pruned.length) said.push(`${a.result.pruned.length} pruned`);
   return said.join(', ') || 'nothing to do';
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 function commitMessage(applied: AppliedHost[], commit: string): string {
@@ -116,7 +108,7 @@ export async function runDeploy(args: DeployArgs, pick?: Array<{ host: HostSpec;
   let hosts = pick ? pick.map((p) => p.host) : selectHosts(fleet, args.all || args.changed ? [] : args.hosts);
   const onlyFor = (host: HostSpec): string[] => (pick ? pick.find((p) => p.host.name === host.name)!.names : args.only);
   const repo = await openRepo(fleet.repoRoot);
-  if (!args['allow-dirty']) await assertCommitted(repo, [fleet.root]);
+  if (!args['allow-dirty']) await assertCommitted(repo, committedInputs(fleet));
   const commit = await headCommit(repo);
   if (args.changed) hosts = await selectChangedHosts(fleet, hosts, args.since, args.sandbox);
   const mode = progressMode(args);
@@ -129,63 +121,94 @@ export async function runDeploy(args: DeployArgs, pick?: Array<{ host: HostSpec;
   const interactive = process.stdin.isTTY && process.stdout.isTTY && !process.env.CI;
   if (!args.yes && !interactive) throw new UserError('not on a terminal, so no one can confirm the plan: pass --yes to deploy without asking');
 
+  // From the first connection to the last commit, Ctrl-C and SIGTERM stop at a safe point.
+  const interrupt = watchInterruptions();
+  try {
+    await deployHosts(args, fleet, hosts, { commit, repo, onlyFor, mode, out, interrupt });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+interface DeployContext {
+  commit: string;
+  repo: Awaited<ReturnType<typeof openRepo>>;
+  onlyFor: (host: HostSpec) => string[];
+  mode: ReturnType<typeof progressMode>;
+  out: (text: string) => void;
+  interrupt: Interruption;
+}
+
+function printStats(args: DeployArgs, stats: ConnectionStats[]): void {
+  if (args.stats) process.stderr.write(formatStats([...stats].sort((a, b) => a.host.localeCompare(b.host))));
+}
+
+async function deployHosts(args: DeployArgs, fleet: Awaited<ReturnType<typeof loadFleetOrFail>>, hosts: HostSpec[], ctx: DeployContext): Promise<void> {
+  const { commit, repo, onlyFor, mode, out, interrupt } = ctx;
+  const stats: ConnectionStats[] = [];
+
   // Phase 1: connect, lock, observe, plan — nothing changes on any host.
-  const records = (h: (typeof hosts)[number]) => recordDir(fleet, h, args.sandbox);
+  const records = (h: HostSpec) => recordDir(fleet, h, args.sandbox);
   const prepared = await eachHost(hosts, args.parallel, (host) =>
-    prepareHost(fleet, host, { connect: connectSettings(args), commit, lockWaitSec: args['lock-wait'], recordDir: records, pull: args.pull, ...(onlyFor(host).length ? { only: onlyFor(host) } : {}) }),
+    prepareHost(fleet, host, { connect: connectSettings(args), commit, lockWaitSec: args['lock-wait'], recordDir: records, pull: args.pull, signal: interrupt.signal, ...(onlyFor(host).length ? { only: onlyFor(host) } : {}) }),
   );
   const ready = prepared.flatMap((p) => (p.ok ? [p.value] : []));
   const failedEarly = prepared.flatMap((p) => (p.ok ? [] : [{ host: p.host, error: p.error }]));
-  const stats: ConnectionStats[] = [];
+  stats.push(...prepared.flatMap((p) => (!p.ok && p.stats ? [p.stats] : [])));
+  /** Before anything is applied, an interruption releases every lock and ends the run with one line. */
+  const stopIfInterrupted = async (hostsHeld: readonly PreparedHost[]) => {
+    if (!interrupt.signal.aborted) return;
+    for (const p of hostsHeld) stats.push(await abandon(p));
+    printStats(args, stats);
+    throw new UserError('interrupted: nothing was changed on any host; locks released', ExitCode.interrupted);
+  };
+  await stopIfInterrupted(ready);
 
   for (const p of ready) {
+    if (interrupt.signal.aborted) break;
     for (const n of p.notes) out(`${p.host.name}: warning: ${n}\n`);
     const diffs = mode === 'silent' || !hostHasChanges(p.state.plan, { prune: args.prune }) ? [] : await gatherDiffs(p.state, p.conn);
     out(`${formatHostPlan({ plan: p.state.plan, destination: p.conn.resolved.destination, diffs }, { prune: args.prune })}\n\n`);
   }
+  await stopIfInterrupted(ready);
   for (const f of failedEarly) out(`${f.host}: error: ${f.error}\n\n`);
 
   const toApply = ready.filter((p) => p.state.plan.errors.length === 0);
   const changing = toApply.filter((p) => hostHasChanges(p.state.plan, { prune: args.prune }));
   const blocked = ready.filter((p) => p.state.plan.errors.length > 0);
   for (const p of blocked) stats.push(await abandon(p));
-  if (changing.length > 0 && !args.yes && !(await confirm(`Deploy to ${changing.map((p) => p.host.name).join(', ')}? [y/N] `))) {
-    for (const p of toApply) stats.push(await abandon(p));
-    throw new UserError('deploy cancelled; nothing was changed', ExitCode.error);
+  if (changing.length > 0 && !args.yes) {
+    const answer = await confirm(`Deploy to ${changing.map((p) => p.host.name).join(', ')}? [y/N] `, { signal: interrupt.signal });
+    if (answer === 'interrupted') interrupt.interrupt();
+    await stopIfInterrupted(toApply);
+    if (answer === 'no') {
+      for (const p of toApply) stats.push(await abandon(p));
+      printStats(args, stats);
+      throw new UserError('deploy cancelled; nothing was changed', ExitCode.error);
+    }
   }
 
   // Phase 2: apply, in parallel; a failing host does not stop the others.
-  const interrupt = new AbortController();
-  const onSigint = () => {
-    if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
-    interrupt.abort();
-    process.stderr.write('\nman8s: interrupted: finishing the current step on each host, putting unapplied files back and releasing locks (Ctrl-C again to quit now)\n');
-  };
-  process.on('SIGINT', onSigint);
+  interrupt.firstMessage = 'interrupted: finishing the current step on each host, putting unapplied files back and releasing locks (Ctrl-C again to quit now)';
   const deployId = newDeployId();
   const byName = new Map(toApply.map((p) => [p.host.name, p] as const));
-  type Applied = AppliedHost | { error: string };
-  let applied: Map<string, Applied>;
-  try {
-    applied = await withProgress<Applied>(
-      mode,
-      toApply.map((p) => p.host.name),
-      args.parallel,
-      async (name, report) => {
-        try {
-          return await applyPrepared(fleet, byName.get(name)!, { deployId, prune: args.prune, healthTimeoutSec: args['health-timeout'], settleSec: args.settle, signal: interrupt.signal }, report);
-        } catch (err) {
-          if (err instanceof UserError) return { error: err.message };
-          throw err;
-        }
-      },
-      (_host, value) => hostTitle(value),
-    );
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  type Applied = AppliedHost | { error: string; stats: ConnectionStats };
+  const applied = await withProgress<Applied>(
+    mode,
+    toApply.map((p) => p.host.name),
+    args.parallel,
+    async (name, report) => {
+      try {
+        return await applyPrepared(fleet, byName.get(name)!, { deployId, prune: args.prune, healthTimeoutSec: args['health-timeout'], settleSec: args.settle, signal: interrupt.signal }, report);
+      } catch (err) {
+        if (err instanceof UserError) return { error: err.message, stats: byName.get(name)!.conn.stats() };
+        throw err;
+      }
+    },
+    (_host, value) => hostTitle(value),
+  );
   const done = [...applied.values()].filter((a): a is AppliedHost => !('error' in a));
-  stats.push(...done.map((a) => a.stats));
+  stats.push(...[...applied.values()].map((a) => a.stats));
 
   // Write-back: deployed.yaml per host that changed, one commit for all of them.
   const now = new Date();
@@ -219,7 +242,7 @@ export async function runDeploy(args: DeployArgs, pick?: Array<{ host: HostSpec;
     if (writeBack) out(`\nrecorded in ${writeBack.slice(0, 12)}${args.push ? ' (pushed)' : ''}: ${written.length} deployed.yaml\n`);
     else if (written.length && args.sandbox) out(`\nrecorded in .man8s/sandbox/deployed/ (sandbox: not committed)\n`);
   }
-  if (args.stats) process.stderr.write(formatStats(stats.sort((a, b) => a.host.localeCompare(b.host))));
+  printStats(args, stats);
   if (interrupt.signal.aborted) process.exitCode = ExitCode.interrupted;
   else if (anyFailed) process.exitCode = ExitCode.error;
 }

@@ -54,6 +54,8 @@ export const planCommand: CommandModule<GlobalOptions, PlanArgs> = {
       }
     });
 
+    // Hosts that could not even be reached: what trying cost (their stats are not in `stats` yet).
+    stats.push(...outcomes.flatMap((o) => (!o.ok && o.stats ? [o.stats] : [])));
     if (args.json) {
       process.stdout.write(`${JSON.stringify(outcomes.map((o) => (o.ok ? planJson(o.value) : { host: o.host, error: o.error })), null, 2)}\n`);
     } else {
