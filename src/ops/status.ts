@@ -86,7 +86,8 @@ export function reachableStatus(host: HostSpec, destination: string, observed: O
     containers: {
       up: [...inGit].filter((n) => running.has(n)).length,
       total: inGit.size,
-      orphans: observed.containers.filter((c) => !inGit.has(c.name)).length,
+      // As ls counts them: labelled by man8s, or made by mbctl next to a conf folder, and not in git.
+      orphans: observed.containers.concat(observed.unlabeled).filter((c) => !inGit.has(c.name)).length,
     },
     warnings: observed.warnings,
   };

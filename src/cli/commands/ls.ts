@@ -4,6 +4,7 @@ import type { Fleet } from '../../fleet/model.js';
 import { fleetListing, type ListingRow } from '../../man8s/listing.js';
 import { eachHost, openHost, selectHosts } from '../../apply/hosts.js';
 import { observeAndPlan } from '../../plan/run.js';
+import { recordDir } from '../../apply/record.js';
 import type { ConnectionStats } from '../../remote/transport.js';
 import { LIVE_HEADERS, liveRows, liveTableRows, type LiveRow } from '../../ops/live-listing.js';
 import { withoutHostPrefix } from '../../ops/messages.js';
@@ -36,7 +37,7 @@ async function liveListing(args: LsArgs): Promise<void> {
   const outcomes = await eachHost(hosts, args.parallel, async (host): Promise<LiveRow[]> => {
     const conn = await openHost(host, settings);
     try {
-      const state = await observeAndPlan(fleet, host, conn);
+      const state = await observeAndPlan(fleet, host, conn, { recordDir: recordDir(fleet, host, args.sandbox) });
       return liveRows(state.plan, state.observed);
     } finally {
       await conn.close();
@@ -86,6 +87,7 @@ export const lsCommand: CommandModule<GlobalOptions, LsArgs> = {
           'with --offline {host, name, image, autostart, yggaddr, require, engine}',
       })
       .example('$0 ls', 'Every container of the fleet: Status (Up, Exited, Never, Orphan) and Sync with git')
+      .example('$0 ls --sandbox', 'The same for the sandbox hosts (records from .man8s/sandbox/deployed/)')
       .example('$0 ls relink --json', 'One host, for scripts')
       .example('$0 ls --offline', 'Every configured container of the fleet, from git')
       .example('$0 ls --offline relink lothric --json', 'Two hosts, for scripts') as Argv<LsArgs>,

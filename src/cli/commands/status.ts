@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../../errors.js';
 import { eachHost, openHost, selectHosts } from '../../apply/hosts.js';
 import { readDeployed } from '../../git/deployed.js';
+import { recordDir } from '../../apply/record.js';
 import { headCommit, openRepo, type FleetRepo } from '../../git/repo.js';
 import { observeHost, observeOptions } from '../../remote/observe.js';
 import type { ConnectionStats } from '../../remote/transport.js';
@@ -46,7 +47,7 @@ export const statusCommand: CommandModule<GlobalOptions, StatusArgs> = {
       try {
         const [observed, deployed] = await Promise.all([
           observeHost(conn, observeOptions(host.settings)),
-          readDeployed(host.dir),
+          readDeployed(recordDir(fleet, host, args.sandbox)),
         ]);
         const destination = `${conn.resolved.user}@${conn.resolved.hostname}:${conn.resolved.port}`;
         return reachableStatus(host, destination, observed, await deployedVsHead(repo, host, deployed, head));
