@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { canonicalYggaddr, yggaddrProblem } from '../man8s/ygg.js';
 import { parseYggSelf } from '../remote/observe.js';
 import type { Connection } from '../remote/transport.js';
+import { commitFiles, openRepo } from '../git/repo.js';
 import { keyValues, runProbe, SECTION_SH } from './probe.js';
 
 export const MBCTL_CONFIG = '/etc/mbctl/config.yaml';
@@ -166,4 +167,29 @@ export function importedHostYaml(h: ImportedHost, from: string): string {
   if (s.config_file && s.config_file !== HOST_DEFAULTS.config_file) data.config_file = s.config_file;
   const doc = new Document(data);
   return `# Imported by man8s import from ${from}.\n${doc.toString({ lineWidth: 0 })}`;
+}
+
+/** Pure: git's complaint as one line, with the fix when it is the usual one (no identity configured). */
+export function gitFailureLine(message: string): string {
+  if (/Please tell me who you are|unable to auto-detect email|user\.useConfigOnly|no name was given/i.test(message)) {
+    return 'git has no identity here: set git config user.name and user.email';
+  }
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.find((l) => /^(fatal|error):/.test(l)) ?? lines[0] ?? 'git failed';
+}
+
+/**
+ * Commits the imported host folder, the last step of import. The files are written and valid by then, so
+ * a git failure (no identity, a hook saying no) is one line that keeps them and says how to finish by hand.
+ */
+export async function commitImport(repoRoot: string, hostDir: string, message: string, shown: string): Promise<string | null> {
+  const repo = await openRepo(repoRoot);
+  try {
+    return await commitFiles(repo, [hostDir], message);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(
+      `imported into ${shown} but could not commit it: ${gitFailureLine((err as Error).message)}; then commit it yourself: git add ${shown} && git commit -m ${JSON.stringify(message)}`,
+    );
+  }
 }

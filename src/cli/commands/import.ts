@@ -7,12 +7,11 @@ import type { Engine } from '../../fleet/model.js';
 import { findRepoRoot, isInside } from '../../fleet/repo.js';
 import { FLEET_SETTINGS_FILE, HOST_FILE } from '../../fleet/load.js';
 import { formatDiagnostic } from '../../fleet/model.js';
-import { commitFiles, openRepo } from '../../git/repo.js';
 import { assertSafeName } from '../../remote/paths.js';
 import { pullTreesArgv, runRsync } from '../../remote/rsync.js';
 import { connectHost } from '../../remote/transport.js';
 import { readSandboxOverlay } from '../../sandbox/overlay.js';
-import { decideImport, importedHostYaml, MBCTL_CONFIG, probeForImport } from '../../ops/import.js';
+import { commitImport, decideImport, importedHostYaml, MBCTL_CONFIG, probeForImport } from '../../ops/import.js';
 import { loadCheckedFleet } from '../context.js';
 import type { GlobalOptions } from '../global.js';
 import { connectSettings, withRemoteOptions, type RemoteOptions } from '../remote-options.js';
@@ -123,10 +122,7 @@ export const importCommand: CommandModule<GlobalOptions, ImportArgs> = {
       }
       created = false;
       let commit: string | null = null;
-      if (args.commit) {
-        const repo = await openRepo(repoRoot);
-        commit = await commitFiles(repo, [hostDir], `man8s import ${name} from ${args.ssh ?? name}`);
-      }
+      if (args.commit) commit = await commitImport(repoRoot, hostDir, `man8s import ${name} from ${args.ssh ?? name}`, shown);
       process.stdout.write(
         `imported ${name} into ${shown}: ${containers.length} container${containers.length === 1 ? '' : 's'} (${containers.join(', ') || 'none'}), ${files.length} files` +
           `${commit ? `; committed ${commit.slice(0, 12)}` : args.commit ? '' : '; not committed (--no-commit)'}\n` +

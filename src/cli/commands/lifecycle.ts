@@ -3,12 +3,10 @@ import { ExitCode } from '../../errors.js';
 import { eachHost, openHost } from '../../apply/hosts.js';
 import { engineTarget, restartArgv, startArgv, stopArgv, type EngineTarget } from '../../remote/engine.js';
 import { groupByHost } from '../../ops/find-container.js';
-import { withoutHostPrefix } from '../../ops/messages.js';
+import { engineError, lifecycleReport, type NameOutcome, type Verb } from '../../ops/lifecycle.js';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
 import { connectSettings, withRemoteOptions, type RemoteOptions } from '../remote-options.js';
-
-type Verb = 'start' | 'stop' | 'restart';
 
 interface LifecycleArgs extends GlobalOptions, RemoteOptions {
   names: string[];
@@ -21,11 +19,9 @@ const BUILDERS: Record<Verb, (t: EngineTarget, names: string[], timeout?: number
   restart: (t, names, timeout) => restartArgv(t, names, timeout),
 };
 
-const DONE: Record<Verb, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
-
 /**
- * One engine call per host with all of that host's names, hosts in parallel. A host that fails (down,
- * unknown container on it) is reported and the others still act; the exit code then says so.
+ * Hosts in parallel, one engine call per container, so each name is reported on its own: done on
+ * stdout, failures on stderr; exit 1 when any failed. A host that cannot be reached fails its names only.
  */
 function lifecycleCommand(verb: Verb, describe: string): CommandModule<GlobalOptions, LifecycleArgs> {
   return {
@@ -46,22 +42,25 @@ function lifecycleCommand(verb: Verb, describe: string): CommandModule<GlobalOpt
       const outcomes = await eachHost(
         groups.map((g) => g.host),
         args.parallel,
-        async (host) => {
+        async (host): Promise<NameOutcome[]> => {
           const conn = await openHost(host, settings);
           try {
-            const names = byHost.get(host.name)!;
-            await conn.check(BUILDERS[verb](engineTarget(host.settings), names, args.time), `${verb} ${names.join(' ')}`, { timeoutMs: 300_000 });
-            return names;
+            const target = engineTarget(host.settings);
+            return await Promise.all(
+              byHost.get(host.name)!.map(async (name): Promise<NameOutcome> => {
+                const r = await conn.run(BUILDERS[verb](target, [name], args.time), { timeoutMs: 300_000 });
+                return r.code === 0 ? { name, ok: true } : { name, ok: false, error: engineError(r.stderr || r.stdout, r.code) };
+              }),
+            );
           } finally {
             await conn.close();
           }
         },
       );
-      for (const o of outcomes) {
-        if (o.ok) for (const n of o.value) process.stdout.write(`${o.host}/${n}: ${DONE[verb]}\n`);
-        else process.stdout.write(`${o.host}: error: ${withoutHostPrefix(o.host, o.error)}\n`);
-      }
-      if (outcomes.some((o) => !o.ok)) process.exitCode = ExitCode.error;
+      const report = lifecycleReport(verb, groups.map((g) => ({ host: g.host.name, names: g.names })), outcomes);
+      for (const line of report.done) process.stdout.write(`${line}\n`);
+      for (const line of report.failed) process.stderr.write(`man8s: ${line}\n`);
+      if (report.failed.length > 0) process.exitCode = ExitCode.error;
     },
   };
 }
