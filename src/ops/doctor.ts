@@ -1,9 +1,10 @@
 /**
  * `man8s doctor` / `man8s setup`: the host's Man8S prerequisites, checked in ONE remote command (a probe
  * script, like observe) and judged by a pure function, so every finding and its fix is unit-tested.
- * Each finding says what is wrong and the exact fix; setup runs the fixes that are safe to automate
- * (create the Man8S networks and storage folders) and names the rest (installing packages, the host's
- * yggdrasil identity), which need a person.
+ * Each finding says what is wrong and the exact fix; setup runs the fixes that are safe to automate and
+ * can be undone (create the Man8S networks and storage folders; write the host's real yggdrasil address
+ * into host.yaml) and names the rest (installing packages, starting daemons, logging in as root), which
+ * need a person.
  */
 import { MOUNT_TYPES } from '../fleet/model.js';
 import type { HostSpec } from '../fleet/model.js';
@@ -25,6 +26,7 @@ tools() {
     if command -v "$t" >/dev/null 2>&1; then echo "$t=1"; else echo "$t=0"; fi
   done
   echo "uid=$(id -u)"
+  echo "user=$(id -un 2>/dev/null)"
 }
 ygg() {
   command -v yggdrasilctl >/dev/null 2>&1 || return 3
@@ -63,8 +65,15 @@ export interface Finding {
   message: string;
   /** The exact fix, for a person. */
   fix?: string;
-  /** Commands setup runs to fix it (only fixes that are safe to automate). */
+  /** Commands setup runs to fix it, in order (only fixes that are safe to automate). */
   fixArgv?: string[][];
+  /**
+   * undoArgv[i] puts back what fixArgv[i] changed (null: nothing to put back), run newest first when a
+   * later step fails, so a half-done fix never leaves the host worse than setup found it.
+   */
+  undoArgv?: Array<string[] | null>;
+  /** The host's real yggdrasil address: setup writes it as yggaddr into host.yaml (the repo side is wrong). */
+  setYggaddr?: string;
 }
 
 export function doctorArgs(host: HostSpec): string[] {
@@ -73,18 +82,31 @@ export function doctorArgs(host: HostSpec): string[] {
 }
 
 const ok = (check: string, message: string): Finding => ({ check, ok: true, severity: 'error', message });
-const bad = (check: string, message: string, fix: string, fixArgv?: string[][], severity: Finding['severity'] = 'error'): Finding => ({
+const bad = (
+  check: string,
+  message: string,
+  fix: string,
+  fixArgv?: string[][],
+  severity: Finding['severity'] = 'error',
+  more: Pick<Finding, 'undoArgv' | 'setYggaddr'> = {},
+): Finding => ({
   check,
   ok: false,
   severity,
   message,
   fix,
   ...(fixArgv ? { fixArgv } : {}),
+  ...more,
 });
+
+/** `ssh:` without its user part, for the fix that says to log in as root. */
+function sshHostPart(ssh: string): string {
+  return ssh.includes('@') ? ssh.slice(ssh.lastIndexOf('@') + 1) : ssh;
+}
 
 /** docker bridge names are at most 15 characters (IFNAMSIZ); longer network names get docker's own br-… name. */
 function bridgeNameOption(name: string): string[] {
-  return name.length <= 15 ? ['-o', `com.docker.network.bridge.name=${name}`] : [];
+  return name.length <= 15 ? ['-o', `${BRIDGE_NAME_OPTION}=${name}`] : [];
 }
 
 /**
@@ -100,6 +122,26 @@ interface DockerNetwork {
   EnableIPv6?: boolean;
   IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> | null };
   Containers?: Record<string, { Name?: string }> | null;
+  Options?: Record<string, string> | null;
+}
+
+const BRIDGE_NAME_OPTION = 'com.docker.network.bridge.name';
+
+/** The `docker network create` that makes `net` again as it is now: the undo of removing it. */
+export function dockerNetworkRecreateArgv(name: string, net: DockerNetwork): string[] {
+  const configs = (net.IPAM?.Config ?? []).filter((c) => c.Subnet);
+  // docker pairs --gateway with --subnet by position, so gateways go in only when every subnet has one.
+  const gateways = configs.every((c) => c.Gateway);
+  const bridge = net.Options?.[BRIDGE_NAME_OPTION];
+  return [
+    'docker',
+    'network',
+    'create',
+    ...(net.EnableIPv6 ? ['--ipv6'] : []),
+    ...configs.flatMap((c) => ['--subnet', c.Subnet!, ...(gateways ? ['--gateway', c.Gateway!] : [])]),
+    ...(bridge ? ['-o', `${BRIDGE_NAME_OPTION}=${bridge}`] : []),
+    name,
+  ];
 }
 
 function sameAddress(a: string | undefined, b: string): boolean {
@@ -121,6 +163,18 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
   const sec = (n: string): ProbeSection => sections.get(n) ?? { rc: 255, out: '', err: `section ${n} missing` };
   const findings: Finding[] = [];
   const tools = keyValues(sec('tools').out);
+
+  // Root: the engine, mkdir/chown/chmod of mount folders, rsync into storage_path and nsenter all need it.
+  if (tools.uid !== undefined && tools.uid !== '0') {
+    const who = tools.user ? `${tools.user} (uid ${tools.uid})` : `uid ${tools.uid}`;
+    findings.push(
+      bad(
+        'ssh user',
+        `man8s logs in as ${who}, not root; deploys need root on the host (the engine, mkdir/chown of mount folders, rsync into ${s.storage_path}, nsenter)`,
+        `log in as root: set ssh: root@${sshHostPart(s.ssh)} in ${host.file}, or User root for that host in your ssh config`,
+      ),
+    );
+  }
 
   // Engine and compose.
   const ek = keyValues(sec('engine').out);
@@ -181,6 +235,10 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
             'yggdrasil',
             `the host's yggdrasil address is ${actual} but ${host.file} says yggaddr ${expected}; every container address would be wrong`,
             `set yggaddr: ${actual} in ${host.file} (or give the host back the yggdrasil key that had ${expected})`,
+            undefined,
+            'error',
+            // The address derives from the host's private key; git follows the host, not the other way round.
+            yggaddrProblem(actual) ? {} : { setYggaddr: actual },
           ),
         );
     }
@@ -230,10 +288,13 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
     const rm = ['docker', 'network', 'rm', name];
     const create = dockerNetworkCreateArgv(kind, name, subnetSource);
     const fix = `${quoteArgv(rm)} && ${quoteArgv(create)}`;
+    // Removing a network is undone by creating it again as it was, so setup does it only when it knows how it was.
     findings.push(
-      users.length === 0
-        ? bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}`, fix, [rm, create])
-        : bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}; containers use it: ${users.join(', ')}`, `stop those containers, then ${fix}, then man8s deploy ${host.name}`),
+      users.length === 0 && net
+        ? bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}`, fix, [rm, create], 'error', { undoArgv: [dockerNetworkRecreateArgv(name, net), null] })
+        : users.length === 0
+          ? bad(check, `network ${name} is present but docker network inspect printed nothing man8s can read`, `check it (docker network inspect ${name}); if it lacks ${want}: ${fix}`)
+          : bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}; containers use it: ${users.join(', ')}`, `stop those containers, then ${fix}, then man8s deploy ${host.name}`),
     );
   }
 
@@ -280,7 +341,8 @@ export function formatFindings(hostName: string, destination: string, findings: 
   for (const f of findings) {
     const tag = f.ok ? 'ok  ' : f.severity === 'error' ? 'FAIL' : 'warn';
     lines.push(`  ${tag}  ${f.check}: ${f.message}`);
-    if (!f.ok && f.fix) lines.push(`        fix: ${f.fix}${f.fixArgv && opts.setupHint ? ` (man8s setup ${hostName} does this)` : ''}`);
+    const hint = !opts.setupHint ? '' : f.fixArgv ? ` (man8s setup ${hostName} does this)` : f.setYggaddr ? ` (man8s setup ${hostName} writes it into host.yaml)` : '';
+    if (!f.ok && f.fix) lines.push(`        fix: ${f.fix}${hint}`);
   }
   const { errors, warnings } = problemCount(findings);
   lines.push(errors + warnings === 0 ? `${hostName}: ready for Man8S` : `${hostName}: ${plural(errors, 'problem')}, ${plural(warnings, 'warning')}`);

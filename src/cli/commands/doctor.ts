@@ -1,10 +1,13 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../../errors.js';
 import type { HostSpec } from '../../fleet/model.js';
+import { HOST_FILE } from '../../fleet/load.js';
 import { eachHost, openHost, selectHosts } from '../../apply/hosts.js';
-import { quoteArgv } from '../../remote/quote.js';
 import type { Connection } from '../../remote/transport.js';
 import { formatFindings, problemCount, runDoctor, type Finding } from '../../ops/doctor.js';
+import { applyFix, rewriteYggaddr, type FixRun } from '../../ops/setup.js';
 import { withoutHostPrefix } from '../../ops/messages.js';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
@@ -18,8 +21,10 @@ interface DoctorArgs extends GlobalOptions, RemoteOptions {
 interface HostReport {
   host: string;
   destination: string;
-  /** Setup only: what it ran, and whether that worked. */
-  fixed: Array<{ check: string; command: string; ok: boolean; error?: string }>;
+  /** Setup only: what it ran or wrote, and whether that worked (undo runs included). */
+  fixed: FixRun[];
+  /** Setup only: what it left alone and why, and what the operator does next. */
+  notes: string[];
   findings: Finding[];
 }
 
@@ -27,20 +32,45 @@ function destinationOf(conn: Connection): string {
   return `${conn.resolved.user}@${conn.resolved.hostname}:${conn.resolved.port}`;
 }
 
-/** Runs setup's safe fixes for every failing finding that has them, then checks again. */
-async function setupHost(conn: Connection, host: HostSpec): Promise<HostReport> {
-  const before = await runDoctor(conn, host);
-  const fixed: HostReport['fixed'] = [];
-  for (const f of before) {
-    if (f.ok || !f.fixArgv) continue;
-    for (const argv of f.fixArgv) {
-      const r = await conn.run(argv, { timeoutMs: 120_000 });
-      const error = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ');
-      fixed.push({ check: f.check, command: quoteArgv(argv), ok: r.code === 0, ...(r.code !== 0 ? { error: error || `exit ${r.code}` } : {}) });
-      if (r.code !== 0) break;
-    }
+/**
+ * The repo side of a wrong yggaddr: the host's address derives from its private key and every container
+ * address follows from it, so host.yaml is corrected in place (comments and layout kept) and left for the
+ * operator to review and commit, like any change to the fleet. Under --sandbox the overlay sets yggaddr.
+ */
+function fixHostYaml(host: HostSpec, address: string, sandbox: boolean, report: Pick<HostReport, 'fixed' | 'notes'>): HostSpec {
+  if (sandbox) {
+    report.notes.push(
+      `--sandbox: yggaddr comes from the sandbox overlay (.man8s/sandbox.json), not ${host.file}; left it alone (man8s sandbox status shows the real addresses)`,
+    );
+    return host;
   }
-  return { host: host.name, destination: destinationOf(conn), fixed, findings: fixed.length ? await runDoctor(conn, host) : before };
+  const path = join(host.dir, HOST_FILE);
+  writeFileSync(path, rewriteYggaddr(readFileSync(path, 'utf8'), address, host.file));
+  report.fixed.push({ check: 'yggdrasil', command: `wrote yggaddr: ${address} into ${host.file} (was ${host.settings.yggaddr}), the address the host's yggdrasil has`, ok: true });
+  report.notes.push(
+    `${host.file} changed and not committed: every container address on ${host.name} follows from yggaddr; review it (git diff ${host.file}, man8s plan ${host.name}), then commit it`,
+  );
+  return { ...host, settings: { ...host.settings, yggaddr: address } };
+}
+
+/**
+ * Runs setup's fixes for every failing finding that has them, then checks again. Nothing runs on a host
+ * where man8s is not root: each fix would fail halfway.
+ */
+async function setupHost(conn: Connection, host: HostSpec, sandbox: boolean): Promise<HostReport> {
+  const before = await runDoctor(conn, host);
+  const report: HostReport = { host: host.name, destination: destinationOf(conn), fixed: [], notes: [], findings: before };
+  if (before.some((f) => f.check === 'ssh user' && !f.ok)) report.notes.push('not root on the host: setup ran nothing there; log in as root (see ssh user), then run setup again');
+  else for (const f of before) if (!f.ok && f.fixArgv) report.fixed.push(...(await applyFix((argv) => conn.run(argv, { timeoutMs: 120_000 }), f)));
+  const ygg = before.find((f) => !f.ok && f.setYggaddr)?.setYggaddr;
+  const checked = ygg ? fixHostYaml(host, ygg, sandbox, report) : host;
+  if (report.fixed.length > 0) report.findings = await runDoctor(conn, checked);
+  return report;
+}
+
+function fixLine(f: FixRun): string {
+  const tag = f.undo ? (f.ok ? 'undone' : 'UNDO FAILED') : f.ok ? 'fixed' : 'FAILED';
+  return `  ${tag} ${f.check}: ${f.command}${f.error ? ` (${f.error})` : ''}\n`;
 }
 
 function printReports(outcomes: Array<{ host: string; ok: true; value: HostReport } | { host: string; ok: false; error: string }>, json: boolean, setup: boolean): void {
@@ -52,13 +82,14 @@ function printReports(outcomes: Array<{ host: string; ok: true; value: HostRepor
   const blocks = outcomes.map((o) => {
     if (!o.ok) return `${o.host}\n  FAIL  ssh: ${withoutHostPrefix(o.host, o.error)}\n${o.host}: not checked\n`;
     const r = o.value;
-    const done = r.fixed.map((f) => `  ${f.ok ? 'fixed' : 'FAILED'} ${f.check}: ${f.command}${f.error ? ` (${f.error})` : ''}\n`).join('');
+    const done = r.fixed.map(fixLine).join('');
     let text = formatFindings(r.host, r.destination, setup ? r.findings.filter((f) => !f.ok) : r.findings, { setupHint: !setup });
     if (setup) {
       const left = r.findings.filter((f) => !f.ok && f.severity === 'error');
       // formatFindings's summary line counts what is left; say plainly that setup cannot do it.
       if (left.length > 0) text += `${r.host}: setup cannot fix ${left.map((f) => f.check).join(', ')}; do the fix shown by hand\n`;
       if (r.fixed.length === 0 && left.length === 0) text = `${r.host} (${r.destination})\n${r.host}: nothing to do, ready for Man8S\n`;
+      text += r.notes.map((n) => `${r.host}: ${n}\n`).join('');
     }
     const [head, ...rest] = text.split('\n');
     return `${head}\n${done}${rest.join('\n')}`;
@@ -70,13 +101,14 @@ function hostsCommand(setup: boolean): CommandModule<GlobalOptions, DoctorArgs> 
   return {
     command: setup ? 'setup <hosts..>' : 'doctor [hosts..]',
     describe: setup
-      ? "Fix a host's Man8S prerequisites that are safe to fix (networks, storage folders); say what needs a person"
+      ? "Fix what doctor finds that is safe to fix (networks, storage folders, host.yaml's yggaddr when the host's yggdrasil has another); say what needs a person"
       : "Check a host's Man8S prerequisites: engine and compose, rsync, yggdrasil at host.yaml's address, networks, storage folders",
     builder: (y: Argv<GlobalOptions>) =>
       (setup
         ? withRemoteOptions(y)
             .positional('hosts', { type: 'string', array: true, demandOption: true, describe: 'Hosts to set up' })
             .example('$0 setup relink', 'Create missing man8yggbr/man8br networks and storage folders on relink, then check again')
+            .example('$0 setup relink lothric', "Also: a wrong yggaddr in host.yaml is rewritten to the host's real address, for you to review and commit")
         : withRemoteOptions(y)
             .positional('hosts', { type: 'string', array: true, default: [], describe: 'Hosts to check (default: all)' })
             .example('$0 doctor relink', 'Every prerequisite of relink, each problem with its fix')
@@ -89,8 +121,8 @@ function hostsCommand(setup: boolean): CommandModule<GlobalOptions, DoctorArgs> 
       const outcomes = await eachHost(hosts, args.parallel, async (host): Promise<HostReport> => {
         const conn = await openHost(host, settings);
         try {
-          if (setup) return await setupHost(conn, host);
-          return { host: host.name, destination: destinationOf(conn), fixed: [], findings: await runDoctor(conn, host) };
+          if (setup) return await setupHost(conn, host, args.sandbox);
+          return { host: host.name, destination: destinationOf(conn), fixed: [], notes: [], findings: await runDoctor(conn, host) };
         } finally {
           await conn.close();
         }
