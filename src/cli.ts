@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './cli/commands/index.js';
+import { fleetCompletion, YARGS_COMPLETION_COMMAND } from './cli/commands/completion.js';
 import { withGlobalOptions } from './cli/global.js';
 import { ExitCode, UserError } from './errors.js';
 
@@ -27,8 +28,12 @@ async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'Say which command to run (see --help).')
     .strict()
     .recommendCommands()
-    // `man8s completion >> ~/.bashrc` (bash) or `>> ~/.zshrc` (zsh): commands, options, and host names where yargs knows them.
-    .completion('completion', 'Print a bash/zsh completion script (man8s completion >> ~/.bashrc)')
+    // `man8s completion bash|zsh` prints the script (commands/completion.ts); this hooks the fleet's
+    // host and container names into yargs's completion, which the script asks on every Tab.
+    .completion(YARGS_COMPLETION_COMMAND, false, fleetCompletion)
+    .example('$0 plan relink', 'What a deploy of relink would change, with diffs')
+    .example('$0 ls', 'The whole fleet, live')
+    .example('$0 <command> --help', 'Options and examples of one command')
     .help()
     .alias('h', 'help')
     .version()

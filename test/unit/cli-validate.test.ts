@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { APP_FILE, HOST_FILE, HOST_YAML, makeRepo, OTHER_HOST_YAML } from '../support/fleet-fixture.js';
@@ -138,4 +138,81 @@ test('loadFleetOrFail returns a valid fleet and refuses an invalid one with ever
       err instanceof UserError &&
       err.message === ['the fleet has 2 problems; fix them first:', INVALID_LINES[1], INVALID_LINES[2]].join('\n'),
   );
+});
+
+/** The command words under `Commands:` in a help text (`man8s sandbox up  Start…` → `sandbox up`). */
+function subcommands(help: string, prefix: string[]): string[][] {
+  const section = help.split('\nCommands:\n')[1]?.split('\n\n')[0] ?? '';
+  return section
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).slice(1))
+    .filter((words) => words.length > prefix.length && prefix.every((w, i) => words[i] === w))
+    .map((words) => [...prefix, words[prefix.length]!]);
+}
+
+test('every command and subcommand has --help with an Examples: section', (t) => {
+  const dir = repo(t, VALID);
+  const seen: string[] = [];
+  const walk = (words: string[]): void => {
+    const run = man8s(dir, ...words, '--help');
+    assert.equal(run.code, 0, `man8s ${words.join(' ')} --help: ${run.stderr}`);
+    assert.match(run.stdout, /\nExamples:\n {2}man8s /, `man8s ${words.join(' ')} --help has no example`);
+    seen.push(words.join(' '));
+    for (const sub of subcommands(run.stdout, words)) walk(sub);
+  };
+  walk([]);
+  // The walk found the commands through the help texts themselves; make sure it reached the nested ones.
+  for (const c of ['validate', 'ls', 'deploy', 'pull', 'gc', 'logs', 'setup', 'completion', 'sandbox', 'sandbox up', 'sandbox prereqs']) assert.ok(seen.includes(c), `walk missed ${c}: ${seen.join(', ')}`);
+});
+
+/** Sources `man8s completion bash` in bash and completes `line` (the last word is the one under the cursor). */
+function bashComplete(cwd: string, line: string[]): string[] {
+  const script = man8s(cwd, 'completion', 'bash');
+  assert.equal(script.code, 0, script.stderr);
+  const file = join(cwd, '.man8s-completion.bash');
+  writeFileSync(file, script.stdout);
+  const words = line.map((w) => `'${w}'`).join(' ');
+  const run = spawnSync('bash', ['-c', `set -e; source "$1"; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _man8s_completions; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', file], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, SHELL: '/bin/zsh' },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout.split('\n').filter(Boolean).sort();
+}
+
+test('completion bash: a working script completing commands, subcommands, options and the fleet\'s names', (t) => {
+  const dir = repo(t, { ...VALID, 'hosts/relink/conf/app/etc/x': 'x' });
+  assert.deepEqual(bashComplete(dir, ['man8s', 'sta']), ['start', 'status']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'sandbox', 're']), ['reset']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'logs', '--ta']), ['--tail']);
+  // Hosts where a command takes hosts; containers by name, host/name for a name two hosts have.
+  assert.deepEqual(bashComplete(dir, ['man8s', 'status', '']), ['lothric', 'relink']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'deploy', 'relink', 'l']), ['lothric']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'logs', '']), ['db', 'lothric/app', 'relink/app']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'restart', 'relink/']), ['relink/app', 'relink/db']);
+  assert.deepEqual(bashComplete(dir, ['man8s', 'render', 'lothric', '']), ['app']);
+  // Outside a fleet: commands and options only, and no error on the terminal.
+  const empty = repo(t, {});
+  assert.deepEqual(bashComplete(empty, ['man8s', 'status', '--j']), ['--json']);
+  assert.deepEqual(bashComplete(empty, ['man8s', 'logs', 'x']), []);
+});
+
+test('completion zsh: compdef script, and words in zsh\'s name:description form', (t) => {
+  const dir = repo(t, VALID);
+  const script = man8s(dir, 'completion', 'zsh');
+  assert.equal(script.code, 0, script.stderr);
+  assert.match(script.stdout, /^#compdef man8s\n/);
+  assert.match(script.stdout, /compdef _man8s_completions man8s\n/);
+  assert.match(script.stdout, /SHELL=zsh .* --get-yargs-completions "\$\{\(@\)words\[1,CURRENT\]\}"/);
+  const env: NodeJS.ProcessEnv = { ...process.env, SHELL: 'zsh' };
+  const ask = (...words: string[]) => spawnSync(process.execPath, [CLI, '--get-yargs-completions', 'man8s', ...words], { cwd: dir, encoding: 'utf8', env }).stdout.split('\n').filter(Boolean);
+  assert.deepEqual(ask('ssh', ''), ['lothric:host', 'relink:host']);
+  assert.ok(ask('').includes('completion:Print a completion script for bash or zsh: commands, options, and the fleet\'s host and container names'));
+  // The default follows $SHELL; an unknown shell is a usage error naming the choices.
+  assert.match(spawnSync(process.execPath, [CLI, 'completion'], { cwd: dir, encoding: 'utf8', env }).stdout, /^#compdef man8s/);
+  assert.match(spawnSync(process.execPath, [CLI, 'completion'], { cwd: dir, encoding: 'utf8', env: { ...env, SHELL: '/bin/bash' } }).stdout, /^###-begin-man8s-completions-###/);
+  const fish = man8s(dir, 'completion', 'fish');
+  assert.equal(fish.code, 1);
+  assert.match(fish.stderr, /Choices: "bash", "zsh"/);
 });

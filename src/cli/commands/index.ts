@@ -16,6 +16,7 @@ import { restartCommand, startCommand, stopCommand } from './lifecycle.js';
 import { importCommand } from './import.js';
 import { doctorCommand, setupCommand } from './doctor.js';
 import { nerdctlCommand, sshCommand } from './host-access.js';
+import { completionCommand } from './completion.js';
 
 /** Day-2 operations (issue 6): live views, container sessions and lifecycle, host import and preparation. */
 const day2Commands: CommandModule<any, any>[] = [
@@ -31,6 +32,7 @@ const day2Commands: CommandModule<any, any>[] = [
   setupCommand,
   nerdctlCommand,
   sshCommand,
+  completionCommand,
 ];
 
 /**

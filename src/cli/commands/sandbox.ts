@@ -81,7 +81,9 @@ const up: CommandModule<GlobalOptions, UpArgs> = {
       .option('hosts', { type: 'string', describe: 'Comma-separated host names (default: a,b,c)' })
       .option('from-fleet', { type: 'boolean', default: false, describe: "One sandbox host per folder of the fleet's hosts/" })
       .option('install', { type: 'boolean', default: false, describe: 'apt-get install missing Debian packages first' })
-      .option('image', { type: 'string', array: true, describe: 'Also build a stand-in for this image on every host (repeatable)' }) as Argv<UpArgs>,
+      .option('image', { type: 'string', array: true, describe: 'Also build a stand-in for this image on every host (repeatable)' })
+      .example('$0 sandbox up --from-fleet', 'One sandbox host per host of the fleet (relink, lothric, tarrey in the demo)')
+      .example('$0 sandbox up --hosts a,b --install', 'Two hosts, installing missing Debian packages first') as Argv<UpArgs>,
   handler: async (argv) => {
     const repoRoot = repoRootOf(argv);
     const hosts = hostList(argv, repoRoot);
@@ -98,6 +100,7 @@ const up: CommandModule<GlobalOptions, UpArgs> = {
 const down: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'down',
   describe: 'Stop every sandbox process and remove its namespaces, links, mounts and files',
+  builder: (y: Argv<GlobalOptions>) => y.example('$0 sandbox down', 'Remove the sandbox of this repo; the fleet is untouched'),
   handler: async (argv) => {
     const r = await sandboxDown(repoRootOf(argv), say);
     if (r.otherOwner) out(`the running sandbox belongs to ${r.otherOwner}; left it alone (run man8s sandbox down there)`);
@@ -108,7 +111,11 @@ const down: CommandModule<GlobalOptions, GlobalOptions> = {
 const status: CommandModule<GlobalOptions, StatusArgs> = {
   command: 'status',
   describe: 'Hosts, addresses, ygg addresses and health of sshd, engine and yggdrasil peering',
-  builder: (y: Argv<GlobalOptions>) => y.option('json', { type: 'boolean', default: false, describe: 'Print JSON' }) as Argv<StatusArgs>,
+  builder: (y: Argv<GlobalOptions>) =>
+    y
+      .option('json', { type: 'boolean', default: false, describe: 'Print JSON' })
+      .example('$0 sandbox status', 'Each host: address, ssh alias, yggdrasil address and peers; exit 1 when not healthy')
+      .example('$0 sandbox status --json', 'The same, for scripts') as Argv<StatusArgs>,
   handler: async (argv) => {
     const s = await sandboxStatus(repoRootOf(argv));
     if (argv.json) out(JSON.stringify(s, null, 2));
@@ -121,7 +128,9 @@ const images: CommandModule<GlobalOptions, ImagesArgs> = {
   command: 'images <image..>',
   describe: 'Build, on every host, a stand-in (busybox httpd naming the image) for each image the engine lacks',
   builder: (y: Argv<GlobalOptions>) =>
-    y.positional('image', { type: 'string', array: true, demandOption: true, describe: 'Image references' }) as Argv<ImagesArgs>,
+    y
+      .positional('image', { type: 'string', array: true, demandOption: true, describe: 'Image references' })
+      .example('$0 sandbox images library/nginx vectorim/element-web', 'Stand-ins for two images the hosts cannot pull') as Argv<ImagesArgs>,
   handler: async (argv) => {
     const built = await sandboxImages(repoRootOf(argv), argv.image.map(String), say);
     const n = Object.values(built).reduce((a, b) => a + b.length, 0);
@@ -132,6 +141,7 @@ const images: CommandModule<GlobalOptions, ImagesArgs> = {
 const reset: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'reset',
   describe: 'Remove all containers and wipe /var/lib/man8s and man8s lock/state on every sandbox host',
+  builder: (y: Argv<GlobalOptions>) => y.example('$0 sandbox reset', 'Empty hosts again, without restarting them'),
   handler: async (argv) => {
     await sandboxReset(repoRootOf(argv));
     out('sandbox reset: hosts are empty');
@@ -144,7 +154,9 @@ const prereqs: CommandModule<GlobalOptions, PrereqArgs> = {
   builder: (y: Argv<GlobalOptions>) =>
     y
       .option('install', { type: 'boolean', default: false, describe: 'apt-get install what is missing' })
-      .option('list', { type: 'boolean', default: false, describe: 'Only print the package names' }) as Argv<PrereqArgs>,
+      .option('list', { type: 'boolean', default: false, describe: 'Only print the package names' })
+      .example('$0 sandbox prereqs', 'Which Debian packages are missing')
+      .example('$0 sandbox prereqs --install', 'apt-get install them (as root)') as Argv<PrereqArgs>,
   handler: async (argv) => {
     if (argv.list) {
       out(PACKAGES.join(' '));
@@ -161,6 +173,15 @@ export const sandboxCommand: CommandModule<GlobalOptions, GlobalOptions> = {
   command: 'sandbox <command>',
   describe: 'Local test hosts in network namespaces: up, down, status, images, reset, prereqs',
   builder: (y) =>
-    y.command(up).command(down).command(status).command(images).command(reset).command(prereqs).demandCommand(1),
+    y
+      .command(up)
+      .command(down)
+      .command(status)
+      .command(images)
+      .command(reset)
+      .command(prereqs)
+      .demandCommand(1)
+      .example('$0 sandbox up --from-fleet', 'Start one local host per host of the fleet')
+      .example('$0 plan --sandbox', 'Then aim any command at them with --sandbox'),
   handler: () => {},
 };
