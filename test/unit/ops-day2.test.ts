@@ -1,15 +1,23 @@
 /** Pure parts of the day-2 commands (issue 6): status text, container lookup, ls sync, doctor, import, argv builders. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { containerStatusText, engineTime, humanDuration } from '../../src/ops/container-status.js';
 import { closeNames, findContainer, groupByHost } from '../../src/ops/find-container.js';
-import { liveRows, syncOf } from '../../src/ops/live-listing.js';
-import { dockerNetworkCreateArgv, formatFindings, judgeDoctor, problemCount, type Finding } from '../../src/ops/doctor.js';
+import { liveRows, liveTableRows, syncOf } from '../../src/ops/live-listing.js';
+import { dockerNetworkCreateArgv, dockerNetworkRecreateArgv, formatFindings, judgeDoctor, problemCount, type Finding } from '../../src/ops/doctor.js';
+import { applyFix, rewriteYggaddr } from '../../src/ops/setup.js';
+import { engineError, lifecycleReport } from '../../src/ops/lifecycle.js';
+import { completeNames, readFleetNames } from '../../src/ops/completion.js';
 import { parseFramed, type ProbeSection } from '../../src/ops/probe.js';
-import { decideImport, importedHostYaml, parseMbctlConfig, type ImportProbe } from '../../src/ops/import.js';
+import { commitImport, decideImport, gitFailureLine, importedHostYaml, parseMbctlConfig, type ImportProbe } from '../../src/ops/import.js';
 import { sshCommandArgv } from '../../src/ops/ssh.js';
 import { containerExecArgv, containerShellArgv, netShellArgv, passthroughArgv, SHELL_SCRIPT } from '../../src/ops/container-commands.js';
-import { formatHostStatus, reachableStatus } from '../../src/ops/status.js';
+import { deployedVsHead, formatHostStatus, reachableStatus, type ReachableStatus } from '../../src/ops/status.js';
+import { openRepo } from '../../src/git/repo.js';
+import type { HostSpec } from '../../src/fleet/model.js';
+import { HOST_YAML, loadRepo, makeRepo, OTHER_HOST_YAML, writeEntries } from '../support/fleet-fixture.js';
 import { pullTreesArgv } from '../../src/remote/rsync.js';
 import { engineTarget } from '../../src/remote/engine.js';
 import type { ObservedContainer, Observed } from '../../src/remote/observed.js';
@@ -126,6 +134,7 @@ function cplan(o: Partial<ContainerPlan> & { name: string }): ContainerPlan {
 test('Sync follows the plan: create → not deployed, recreate → spec drift, restart or file changes → files drift', () => {
   assert.equal(syncOf(cplan({ name: 'a', action: 'create' })), 'not deployed');
   assert.equal(syncOf(cplan({ name: 'a', action: 'recreate' })), 'spec drift');
+  assert.equal(syncOf(cplan({ name: 'a', action: 'recreate', observed: container({ managed: false }) })), 'made outside man8s');
   assert.equal(syncOf(cplan({ name: 'a', action: 'restart' })), 'files drift');
   const change = [{ type: 'conf' as const, path: 'x', change: 'changed' as const, kind: 'file' as const }];
   assert.equal(syncOf(cplan({ name: 'a', action: 'none', fileChanges: change })), 'files drift');
@@ -145,7 +154,7 @@ test('liveRows: Never for missing containers, Orphan for labelled ones git lacks
     errors: [],
     warnings: [],
   };
-  const rows = liveRows(plan, { time: NOW } as Observed);
+  const rows = liveRows(plan, { time: NOW, unlabeled: [] as ObservedContainer[] } as Observed);
   assert.deepEqual(
     rows.map((r) => [r.name, r.status, r.sync, r.autostart, r.state]),
     [
@@ -155,6 +164,55 @@ test('liveRows: Never for missing containers, Orphan for labelled ones git lacks
     ],
   );
   assert.deepEqual(rows[1]!.reasons, ['Exited (0) 50 seconds ago, labelled io.man8s.managed but not in git']);
+});
+
+test('liveRows: containers made by mbctl show as made outside man8s (in git) or Orphan (not in git); leftover folders as Orphan (no container)', () => {
+  const byHand = container({ name: 'by-hand', managed: false, startedAt: ago(600) });
+  const mbctlOnly = container({ name: 'mbctl-only', image: 'redis', managed: false, startedAt: ago(120) });
+  const labelled = container({ name: 'old', image: 'old:1', startedAt: ago(5) });
+  const plan: HostPlan = {
+    host: 'relink',
+    containers: [cplan({ name: 'by-hand', action: 'recreate', reasons: ['made outside man8s (no io.man8s labels)'], observed: byHand })],
+    orphanContainers: [labelled],
+    // observe lists an unlabelled container only with a conf folder, so its folders are orphans too: one row, not two.
+    orphanFolders: [
+      { type: 'conf', name: 'leftover' },
+      { type: 'conf', name: 'mbctl-only' },
+      { type: 'conf', name: 'old' },
+      { type: 'plugin', name: 'leftover' },
+    ],
+    errors: [],
+    warnings: [],
+  };
+  const rows = liveRows(plan, { time: NOW, unlabeled: [byHand, mbctlOnly] } as Observed);
+  assert.deepEqual(
+    rows.map((r) => [r.name, r.image, r.status, r.autostart, r.yggaddr, r.sync, r.reasons]),
+    [
+      ['by-hand', 'img', 'Up 10 minutes', true, '300::7', 'made outside man8s', ['made outside man8s (no io.man8s labels)']],
+      ['leftover', '-', 'Orphan (no container)', null, null, 'not in git', ['conf/leftover and plugin/leftover on the host, no container, not in git']],
+      ['mbctl-only', 'redis', 'Orphan', null, null, 'not in git', ['Up 2 minutes, made outside man8s (no io.man8s labels), not in git']],
+      ['old', 'old:1', 'Orphan', null, null, 'not in git', ['Up 5 seconds, labelled io.man8s.managed but not in git']],
+    ],
+  );
+  assert.deepEqual(liveTableRows(rows)[1], ['relink', 'leftover', '-', 'Orphan (no container)', '-', '-', 'not in git']);
+});
+
+test('liveRows: files edited on the host since the last deploy (per deployed.yaml) say a deploy overwrites them', () => {
+  const change = [{ type: 'conf' as const, path: 'etc/app.conf', change: 'changed' as const, kind: 'file' as const }];
+  const plan: HostPlan = {
+    host: 'relink',
+    containers: [cplan({ name: 'web', action: 'restart', reasons: ['files changed: conf/etc/app.conf'], fileChanges: change, drift: true, observed: container({ name: 'web' }) })],
+    orphanContainers: [],
+    orphanFolders: [],
+    errors: [],
+    warnings: [],
+  };
+  const [row] = liveRows(plan, { time: NOW, unlabeled: [] as ObservedContainer[] } as Observed);
+  assert.equal(row!.sync, 'files drift');
+  assert.deepEqual(row!.reasons, [
+    'files changed: conf/etc/app.conf',
+    'conf/plugin files were edited on the host since man8s deployed them; a deploy overwrites those edits',
+  ]);
 });
 
 // ---------------------------------------------------------------- doctor
@@ -393,4 +451,230 @@ test('status of a host: yggdrasil match, containers up/total, orphans, deployed 
     ].join('\n'),
   );
   assert.equal(formatHostStatus({ host: 'ghost', reachable: false, error: 'cannot connect' }), 'ghost  unreachable: cannot connect\n');
+});
+
+test('status counts containers made by mbctl that git lacks as orphans, as ls lists them', () => {
+  const f = buildFleet({ relink: { containers: { web: { image: 'a' } } } });
+  const observed = {
+    engine: { kind: 'nerdctl', present: true },
+    ygg: { present: true, address: RELINK_YGG },
+    lock: { status: 'free' },
+    containers: [container({ name: 'web' })],
+    unlabeled: [container({ name: 'mbctl-made', managed: false }), container({ name: 'web2', managed: false, running: false, state: 'exited' })],
+    warnings: [],
+  } as unknown as Observed;
+  const s = reachableStatus(f.hosts.get('relink')!, 'root@relink:22', observed, { commit: null, deployedAt: null, head: null, changesSince: null });
+  assert.deepEqual(s.containers, { up: 1, total: 1, orphans: 2 });
+  assert.match(formatHostStatus(s), /^ {2}containers {2}1\/1 up, 2 orphans \(not in git\)$/m);
+});
+
+// ---------------------------------------------------------------- deployed vs HEAD
+
+async function gitIn(dir: string, ...args: string[]): Promise<string> {
+  const { execFileSync } = await import('node:child_process');
+  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+}
+
+test('deployedVsHead counts the commits since the deployed one that change this host, not others and not deployed.yaml', async (t) => {
+  const dir = makeRepo(t, { 'hosts/relink/host.yaml': HOST_YAML, 'hosts/relink/conf/web/container.yaml': 'image: a\n', 'hosts/lothric/host.yaml': OTHER_HOST_YAML });
+  await gitIn(dir, 'init', '-q');
+  const commit = async (path: string, text: string, message: string): Promise<string> => {
+    writeEntries(dir, { [path]: text });
+    await gitIn(dir, 'add', '-A');
+    await gitIn(dir, 'commit', '-q', '-m', message);
+    return gitIn(dir, 'rev-parse', 'HEAD');
+  };
+  await gitIn(dir, 'add', '-A');
+  await gitIn(dir, 'commit', '-q', '-m', 'fleet');
+  const deployedAt = await gitIn(dir, 'rev-parse', 'HEAD');
+  const repo = await openRepo(dir);
+  const host = loadRepo(dir).fleet.hosts.get('relink')!;
+  const record = { commit: deployedAt, deployed_at: '2025-06-01T10:00:00Z', deployed_by: 't', containers: {} };
+
+  assert.deepEqual(await deployedVsHead(repo, host, record, deployedAt), { commit: deployedAt, deployedAt: '2025-06-01T10:00:00Z', head: deployedAt, changesSince: 0 });
+  // The write-back commit of deployed.yaml and a change to another host do not make relink behind.
+  await commit('hosts/relink/deployed.yaml', 'commit: x\n', 'record');
+  let head = await commit('hosts/lothric/conf/db/container.yaml', 'image: pg\n', 'lothric only');
+  assert.equal((await deployedVsHead(repo, host, record, head)).changesSince, 0);
+  await commit('hosts/relink/conf/web/container.yaml', 'image: b\n', 'relink web');
+  head = await commit('hosts/relink/conf/web/etc/app.conf', 'v=1\n', 'relink conf');
+  const behind = await deployedVsHead(repo, host, record, head);
+  assert.equal(behind.changesSince, 2);
+  assert.match(formatHostStatus({ ...statusOf(host), deployed: behind }), new RegExp(`deployed {4}${deployedAt.slice(0, 12)} at 2025-06-01T10:00:00Z; behind HEAD ${head.slice(0, 12)}: 2 commits change this host since`));
+  // A commit this clone does not have (a shallow CI checkout, a rewritten history): unknown, not 0.
+  assert.equal((await deployedVsHead(repo, host, { ...record, commit: 'f'.repeat(40) }, head)).changesSince, null);
+  assert.deepEqual(await deployedVsHead(repo, host, null, head), { commit: null, deployedAt: null, head, changesSince: null });
+});
+
+function statusOf(host: HostSpec): ReachableStatus {
+  const observed = { engine: { kind: 'nerdctl', present: true }, ygg: { present: true, address: RELINK_YGG }, lock: { status: 'free' }, containers: [], unlabeled: [], warnings: [] } as unknown as Observed;
+  return reachableStatus(host, 'root@relink:22', observed, { commit: null, deployedAt: null, head: null, changesSince: null });
+}
+
+// ---------------------------------------------------------------- start/stop/restart
+
+test('lifecycle: every name reported, done on one list and failures (engine or host) on the other, in the order given', () => {
+  const report = lifecycleReport(
+    'start',
+    [
+      { host: 'lothric', names: ['us-grafana'] },
+      { host: 'relink', names: ['web', 'never'] },
+    ],
+    [
+      { host: 'relink', ok: true, value: [{ name: 'never', ok: false, error: engineError('Error response from daemon: No such container: never\nError: failed to start containers: never\n', 1) }, { name: 'web', ok: true }] },
+      { host: 'lothric', ok: false, error: 'lothric: cannot connect to root@lothric:22 (ECONNREFUSED)' },
+    ],
+  );
+  assert.deepEqual(report, {
+    done: ['relink/web: started'],
+    failed: [
+      'lothric/us-grafana: not started: cannot connect to root@lothric:22 (ECONNREFUSED)',
+      'relink/never: not started: Error response from daemon: No such container: never; Error: failed to start containers: never',
+    ],
+  });
+  assert.equal(engineError('  \n', 125), 'exit 125');
+});
+
+// ---------------------------------------------------------------- doctor: root, yggaddr, undo
+
+test('doctor: a non-root ssh user is an error whose fix is to log in as root', () => {
+  const fs = failing(judgeDoctor(dockerHost, sections({ tools: sec('rsync=1\nnsenter=1\nyggdrasilctl=1\nuid=1000\nuser=ann\n') })));
+  assert.deepEqual(
+    fs.map((f) => [f.check, f.severity, f.message, f.fix, f.fixArgv]),
+    [
+      [
+        'ssh user',
+        'error',
+        'man8s logs in as ann (uid 1000), not root; deploys need root on the host (the engine, mkdir/chown of mount folders, rsync into /var/lib/man8s, nsenter)',
+        'log in as root: set ssh: root@relink in hosts/relink/host.yaml, or User root for that host in your ssh config',
+        undefined,
+      ],
+    ],
+  );
+  assert.deepEqual(failing(judgeDoctor(dockerHost, sections({ tools: sec('rsync=1\nnsenter=1\nyggdrasilctl=1\nuid=0\nuser=root\n') }))), []);
+});
+
+test('doctor: a wrong yggaddr carries the address setup writes into host.yaml; doctor says setup does it', () => {
+  const real = '201:aaaa:bbbb:cccc:1:2:3:4';
+  const [f] = failing(judgeDoctor(nerdHost, sections({ ygg: sec(JSON.stringify({ address: real })), engine: sec('present=1\nversion=1.7.0\ncompose=nerdctl\n'), 'net.withygg': sec('[{}]') })));
+  assert.equal(f!.setYggaddr, real);
+  assert.match(formatFindings('relink', 'root@h:22', [f!], { setupHint: true }), /fix: set yggaddr: 201:aaaa:bbbb:cccc:1:2:3:4 in hosts\/relink\/host\.yaml \(or .*\) \(man8s setup relink writes it into host\.yaml\)\n/);
+  // An address that is not a node address is nothing to write.
+  const [odd] = failing(judgeDoctor(nerdHost, sections({ ygg: sec(JSON.stringify({ address: '301:1:2:3::1' })), engine: sec('present=1\nversion=1.7.0\ncompose=nerdctl\n'), 'net.withygg': sec('[{}]') })));
+  assert.equal(odd!.setYggaddr, undefined);
+});
+
+test('doctor: recreating a ygg network comes with the command that puts the old one back', () => {
+  const old = { EnableIPv6: true, IPAM: { Config: [{ Subnet: '172.20.0.0/16', Gateway: '172.20.0.1' }, { Subnet: 'fd00::/64', Gateway: 'fd00::1' }] }, Containers: {}, Options: { 'com.docker.network.bridge.name': 'man8yggbr' } };
+  const [f] = failing(judgeDoctor(dockerHost, sections({ 'net.withygg': sec(JSON.stringify([old])) })));
+  assert.deepEqual(f!.undoArgv, [
+    ['docker', 'network', 'create', '--ipv6', '--subnet', '172.20.0.0/16', '--gateway', '172.20.0.1', '--subnet', 'fd00::/64', '--gateway', 'fd00::1', '-o', 'com.docker.network.bridge.name=man8yggbr', 'man8yggbr'],
+    null,
+  ]);
+  assert.deepEqual(dockerNetworkRecreateArgv('n', { IPAM: { Config: [{ Subnet: '10.0.0.0/8' }, { Subnet: 'fd01::/64', Gateway: 'fd01::1' }] } }), ['docker', 'network', 'create', '--subnet', '10.0.0.0/8', '--subnet', 'fd01::/64', 'n']);
+  // Unreadable inspect output: no automated fix, since nothing could put the network back.
+  const [unread] = failing(judgeDoctor(dockerHost, sections({ 'net.withygg': sec('not json') })));
+  assert.equal(unread!.fixArgv, undefined);
+});
+
+test('setup: a fix whose later step fails has its earlier steps undone, newest first', async () => {
+  const ran: string[] = [];
+  const run = async (argv: string[]) => {
+    ran.push(argv.join(' '));
+    return argv.includes('create') && !argv.includes('--ipv6-old') ? { code: 1, stdout: '', stderr: 'Error response from daemon: Pool overlaps\n' } : { code: 0, stdout: '', stderr: '' };
+  };
+  const fix: Finding = { check: 'network man8yggbr', ok: false, severity: 'error', message: 'm', fixArgv: [['docker', 'network', 'rm', 'man8yggbr'], ['docker', 'network', 'create', 'man8yggbr']], undoArgv: [['docker', 'network', 'create', '--ipv6-old', 'man8yggbr'], null] };
+  const runs = await applyFix(run, fix);
+  assert.deepEqual(ran, ['docker network rm man8yggbr', 'docker network create man8yggbr', 'docker network create --ipv6-old man8yggbr']);
+  assert.deepEqual(
+    runs.map((r) => [r.command, r.ok, r.undo ?? false, r.error]),
+    [
+      ['docker network rm man8yggbr', true, false, undefined],
+      ['docker network create man8yggbr', false, false, 'Error response from daemon: Pool overlaps'],
+      ['docker network create --ipv6-old man8yggbr', true, true, undefined],
+    ],
+  );
+  const ok = await applyFix(async () => ({ code: 0, stdout: '', stderr: '' }), { ...fix, undoArgv: undefined });
+  assert.deepEqual(ok.map((r) => r.ok), [true, true]);
+});
+
+test('setup: yggaddr is rewritten in place, comments, quotes and layout kept', () => {
+  const text = '# relink: the Matrix host\nssh: root@relink.example.org   # via the bastion\nyggaddr: 200:7547:78fb:902a:9a09:9bff:f966:89a7  # from yggdrasilctl getSelf\ntags: [demo, edge]\n';
+  assert.equal(
+    rewriteYggaddr(text, '201:aaaa:bbbb:cccc:1:2:3:4', 'hosts/relink/host.yaml'),
+    '# relink: the Matrix host\nssh: root@relink.example.org   # via the bastion\nyggaddr: 201:aaaa:bbbb:cccc:1:2:3:4  # from yggdrasilctl getSelf\ntags: [demo, edge]\n',
+  );
+  assert.equal(rewriteYggaddr("yggaddr: '200::1'\n", '201::2', 'f'), "yggaddr: '201::2'\n");
+  assert.equal(rewriteYggaddr('engine: docker\nyggaddr: "200::1"\n', '201::2', 'f'), 'engine: docker\nyggaddr: "201::2"\n');
+  assert.throws(() => rewriteYggaddr('yggaddr: |\n  200::1\n', '201::2', 'f'), { message: 'f: no one-line yggaddr: value to rewrite; write yggaddr: 201::2 there yourself' });
+  assert.throws(() => rewriteYggaddr('yggaddr: [\n', '201::2', 'f'), /^UserError: f: not valid YAML/);
+});
+
+// ---------------------------------------------------------------- import commit
+
+test('import: a commit git refuses (no identity) is one line that keeps the files and says how to commit', async (t) => {
+  const dir = makeRepo(t, { 'hosts/relink/host.yaml': HOST_YAML });
+  await gitIn(dir, 'init', '-q');
+  await gitIn(dir, 'config', 'user.useConfigOnly', 'true');
+  const saved = { ...process.env };
+  t.after(() => {
+    process.env = saved;
+  });
+  // No identity anywhere: an empty home (no ~/.gitconfig), none in the environment, no guessing.
+  process.env.HOME = dir;
+  process.env.XDG_CONFIG_HOME = dir;
+  for (const k of ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'EMAIL']) delete process.env[k];
+  await assert.rejects(
+    commitImport(dir, join(dir, 'hosts/relink'), 'man8s import relink from relink', 'hosts/relink'),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.message ===
+        'imported into hosts/relink but could not commit it: git has no identity here: set git config user.name and user.email; then commit it yourself: git add hosts/relink && git commit -m "man8s import relink from relink"',
+  );
+  assert.equal(readFileSync(join(dir, 'hosts/relink/host.yaml'), 'utf8'), HOST_YAML);
+  assert.equal(gitFailureLine('hint: x\nfatal: pathspec did not match\n'), 'fatal: pathspec did not match');
+});
+
+// ---------------------------------------------------------------- completion
+
+test('completion: host and container names where a command takes them, nothing where it does not', () => {
+  const names = new Map([
+    ['lothric', ['node-exporter', 'us-grafana']],
+    ['relink', ['node-exporter', 'relink-nginx']],
+  ]);
+  const words = (...w: string[]) => ['man8s', ...w];
+  assert.deepEqual(completeNames(words('status', ''), '', names, false), ['lothric', 'relink']);
+  assert.deepEqual(completeNames(words('deploy', 'relink', 'lo'), 'lo', names, false), ['lothric', 'relink']);
+  assert.deepEqual(completeNames(words('logs', ''), '', names, false), ['lothric/node-exporter', 'relink/node-exporter', 'relink-nginx', 'us-grafana']);
+  assert.deepEqual(completeNames(words('stop', 'relink/'), 'relink/', names, false), ['lothric/node-exporter', 'relink/node-exporter', 'relink/relink-nginx', 'lothric/us-grafana']);
+  assert.deepEqual(completeNames(words('render', 'relink', ''), '', names, false), ['node-exporter', 'relink-nginx']);
+  assert.deepEqual(completeNames(words('migrate', 'us-grafana', ''), '', names, false), ['lothric', 'relink']);
+  assert.deepEqual(completeNames(words('migrate', ''), '', names, false), ['node-exporter', 'relink-nginx', 'us-grafana']);
+  assert.deepEqual(completeNames(words('ssh', ''), '', names, true), ['lothric:host', 'relink:host']);
+  assert.deepEqual(completeNames(words('logs', 'r'), 'r', names, true)!.slice(-2), ['relink-nginx:container on relink', 'us-grafana:container on lothric']);
+  // Options, option values, free arguments, commands without names, no fleet: yargs answers.
+  assert.equal(completeNames(words('logs', '--ta'), '--ta', names, false), null);
+  assert.equal(completeNames(words('render', 'relink'), '', names, false), null);
+  assert.equal(completeNames(words('ssh', 'relink', ''), '', names, false), null);
+  assert.equal(completeNames(words('validate', ''), '', names, false), null);
+  assert.equal(completeNames(['man8s', ''], '', names, false), null);
+  assert.equal(completeNames(words('status', ''), '', new Map(), false), null);
+});
+
+test('completion: names come from the folders (hosts with host.yaml, conf/ folders), the fleet root as the loader finds it', (t) => {
+  const dir = makeRepo(t, {
+    'man8s.yaml': 'fleet: infra\n',
+    'infra/relink/host.yaml': HOST_YAML,
+    'infra/relink/conf/web/container.yaml': 'image: a\n',
+    'infra/relink/conf/.hidden/x': 'x',
+    'infra/relink/plugin/web/p': 'p',
+    'infra/notes/README.md': 'not a host',
+    'infra/.git-crypt/x': 'x',
+    'other/lothric/host.yaml': OTHER_HOST_YAML,
+  });
+  assert.deepEqual([...readFleetNames(dir)], [['relink', ['web']]]);
+  assert.deepEqual([...readFleetNames(dir, 'other')], [['lothric', []]]);
+  assert.deepEqual([...readFleetNames(join(dir, 'infra'))], [], 'no man8s.yaml here and no hosts/ below: no names, no error');
+  writeEntries(dir, { 'man8s.yaml': 'fleet: [\n' });
+  assert.deepEqual([...readFleetNames(dir)], [], 'a broken man8s.yaml is validate\'s business');
 });
