@@ -280,6 +280,18 @@ export function reachTargetArgv(to: RshHost): string[] {
 }
 
 /**
+ * The refusal when the source cannot reach the target (reachTargetArgv failed): ssh's own last word
+ * (its `Warning:` lines are noise), and the two ways out.
+ */
+export function directReachError(from: string, to: string, rsh: RshHost, r: { code: number; stderr: string }): UserError {
+  const why = r.stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('Warning:')).slice(-1)[0] ?? `ssh exit ${r.code}`;
+  return new UserError(
+    `${from} cannot ssh to ${to} (${rsh.user ? `${rsh.user}@` : ''}${rsh.alias} port ${rsh.port}) for the direct copy: ${why}; ` +
+      `give ${from}'s root a key that ${to} accepts (its authorized_keys), or copy through this machine with --via-local`,
+  );
+}
+
+/**
  * Runs a direct copy on the source host. `setsid` makes rsync lead its own process group, whose id goes
  * to the pid file: a later run kills the group (rsync and its ssh) if this one was killed mid-copy.
  * `--wait` matters: the login shell is already a group leader, so setsid forks, and without it the

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { SYNCED_TYPES } from '../fleet/model.js';
 import { headCommit, type FleetRepo } from '../git/repo.js';
+import { deployedPath } from '../git/deployed.js';
 import { UserError } from '../errors.js';
 
 export interface MovePaths {
@@ -73,4 +74,20 @@ export async function commitMove(repo: FleetRepo, p: MovePaths, records: readonl
   if (staged === '') return headCommit(repo);
   await repo.git.raw(['commit', '--quiet', '-m', message, '--', ...pathspec]);
   return headCommit(repo);
+}
+
+/**
+ * Every deployed.yaml a migration may have written: the source's, the target's and each redeployed
+ * neighbour's host. Derived from the record, not remembered by the run, so a --resume after a killed run
+ * commits what that run wrote (commitMove leaves out files with nothing to commit).
+ */
+export function migrationDeployedFiles(
+  record: { from: string; to: string; affected: ReadonlyArray<{ host: string }> },
+  recordDir: (host: string) => string | undefined,
+): string[] {
+  const hosts = new Set([record.from, record.to, ...record.affected.map((a) => a.host)]);
+  return [...hosts].flatMap((h) => {
+    const dir = recordDir(h);
+    return dir ? [deployedPath(dir)] : [];
+  });
 }

@@ -9,10 +9,11 @@
  *              → remove the container on the source, rename its data as leftovers
  *   source-removed → commit both hosts' deployed.yaml with the move; records deleted; locks released
  *
- * Both hosts' locks are held from preflight to the end. A failure before the target runs rolls back on
- * its own (container started again on the source, git move reverted, the target's copy removed); an
- * interruption leaves the record for --resume or --abort. The source's data is never deleted here
- * except by --purge-source, after the commit.
+ * Both hosts' locks are held from preflight to the end. Any failure before the target runs rolls back
+ * on its own (container started again on the source, git move reverted, the target's copy removed, or
+ * set aside once the target may have run); a failure after it, or an interruption, leaves the record for
+ * --resume or --abort (outcome.ts says which). The only copy of any data is never deleted: the source's
+ * only by --purge-source after the commit, the target's only before the switch.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,7 @@ import {
   compareManifests,
   copyBatches,
   directCopyArgv,
+  directReachError,
   killLeftoverCommand,
   manifestCommand,
   parseManifest,
@@ -62,11 +64,23 @@ import {
   pickRecord,
   stepsFrom,
   writeRecordCommand,
+  type AbortStep,
   type MigrationRecord,
   type Phase,
+  type ResumeStep,
 } from './state.js';
-import { gitMoveGroup, gitMoveGroupBack, commitMove, groupIsMoved, type MovePaths } from './git-move.js';
-import { leftoverStamp, LEFTOVER_SUFFIX, markerPath, removeLeftoversCommand, renameLeftoversCommand, removeCopiesCommand } from './leftovers.js';
+import { gitMoveGroup, gitMoveGroupBack, commitMove, groupIsMoved, migrationDeployedFiles, type MovePaths } from './git-move.js';
+import { leftoverStamp, leftoverSuffix, markerPath, removeCopiesCommand, removeLeftoversCommand, renameLeftoversCommand, restoreLeftoversCommand } from './leftovers.js';
+import {
+  afterTargetUpMessage,
+  causeOf,
+  failureAction,
+  interruptedMessage,
+  resumeRefusedMessage,
+  rolledBackMessage,
+  STEP_LABEL,
+  undoFailedMessage,
+} from './outcome.js';
 
 export interface MigrateIO {
   say(line: string): void;
@@ -207,12 +221,7 @@ async function directTarget(from: Side, to: Side, name: string): Promise<RshHost
 async function checkDirectReach(from: Side, to: Side, name: string): Promise<void> {
   const rsh = await directTarget(from, to, name);
   const r = await from.conn.run(reachTargetArgv(rsh), { timeoutMs: 60_000 });
-  if (r.code === 0) return;
-  const why = r.stderr.trim().split('\n').filter((l) => l && !l.startsWith('Warning:')).slice(-1)[0] ?? `ssh exit ${r.code}`;
-  throw new UserError(
-    `${from.name} cannot ssh to ${to.name} (${rsh.user}@${rsh.alias} port ${rsh.port}) for the direct copy: ${why}; ` +
-      `give ${from.name}'s root a key that ${to.name} accepts (its authorized_keys), or copy through this machine with --via-local`,
-  );
+  if (r.code !== 0) throw directReachError(from.name, to.name, rsh, r);
 }
 
 async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
@@ -366,9 +375,15 @@ async function redeployAffected(run: Run, fleet: Fleet, recordResults: boolean):
   }
 }
 
-/** Paths renamed as leftovers on the source: the group's folders and custom sources nobody else there uses. */
+/**
+ * Paths renamed as leftovers on the source: the group's own folders, and custom sources that no other
+ * container there mounts (fleet or engine, see preflight) and that the target did not have before. A
+ * custom path the target already had is a host path both hosts have (/etc/localtime): the source keeps it.
+ */
 function leftoverPaths(record: MigrationRecord): string[] {
-  return record.units.filter((u) => u.kind === 'storage' || u.sharedWith.length === 0).map((u) => u.fromPath);
+  return record.units
+    .filter((u) => u.kind === 'storage' || (u.sharedWith.length === 0 && record.createdOnTarget.includes(u.toPath)))
+    .map((u) => u.fromPath);
 }
 
 async function removeSource(run: Run): Promise<void> {
@@ -378,7 +393,7 @@ async function removeSource(run: Run): Promise<void> {
     const r = await run.from.conn.runCommand(composeRemoveCommand({ target: t, paths: run.from.paths, name: n }), { timeoutMs: 5 * 60_000 });
     if (r.code !== 0) throw new UserError(`${record.from}: removing ${n} failed: ${r.stderr.trim()}; remove it by hand (docker rm -f ${n}), then man8s migrate --resume`);
   }
-  const cmd = renameLeftoversCommand(run.from.paths.state, { name: record.name, to: record.to, at: record.updatedAt }, record.leftoverStamp, leftoverPaths(record));
+  const cmd = renameLeftoversCommand(run.from.paths.state, { name: record.name, to: record.to, at: record.updatedAt, kind: 'migrated' }, record.leftoverStamp, leftoverPaths(record));
   const r = await run.from.conn.check(cmd.argv, 'renaming the source data');
   const renamed = r.stdout.split('\n').filter(Boolean);
   await save(run, 'source-removed', { leftovers: [...new Set([...record.leftovers, ...renamed])] });
@@ -399,8 +414,13 @@ async function commit(run: Run, fleet: Fleet): Promise<string> {
     run.records.add(await writeDeployed(fromDir, prev));
   }
   const message = `migrate ${record.name}: ${record.from} → ${record.to}${record.group.length > 1 ? ` (with ${record.group.filter((n) => n !== record.name).join(', ')})` : ''}`;
-  // deployed.yaml outside the fleet (the sandbox's own folder) is written but never committed.
-  const inFleet = [...run.records].filter((f) => f.startsWith(`${fleet.root}/`));
+  // Every deployed.yaml the migration may have written, also by a killed run before a --resume (a
+  // redeployed neighbour's); outside the fleet (the sandbox's own folder) they are never committed.
+  const written = new Set([...run.records, ...migrationDeployedFiles(record, (h: string) => {
+    const spec = fleet.hosts.get(h);
+    return spec && run.ctx.recordDir(spec);
+  })]);
+  const inFleet = [...written].filter((f) => f.startsWith(`${fleet.root}/`));
   const sha = await commitMove(run.ctx.repo, movePaths(run, fleet), inFleet, message);
   await deleteRecords(run);
   return sha;
@@ -408,11 +428,13 @@ async function commit(run: Run, fleet: Fleet): Promise<string> {
 
 // ---------------------------------------------------------------- the run
 
-async function runSteps(run: Run, fromPhase: Phase): Promise<MigrateSummary> {
+async function runSteps(run: Run, fromPhase: Phase, fresh = false): Promise<MigrateSummary> {
   const { ctx } = run;
   const steps = stepsFrom(fromPhase);
+  let step: ResumeStep = steps[0]!;
   try {
-    for (const step of steps) {
+    if (fresh) await save(run, 'copying');
+    for (step of steps) {
       checkAborted(ctx);
       switch (step) {
         case 'copy1':
@@ -421,9 +443,11 @@ async function runSteps(run: Run, fromPhase: Phase): Promise<MigrateSummary> {
         case 'stop': {
           const t = await engineOf(run.from);
           await save(run, 'stopped', { stoppedAt: run.record.stoppedAt ?? Date.now() });
+          const began = Date.now();
           const r = await run.from.conn.run(stopArgv(t, [...run.record.group].reverse()), { timeoutMs: 5 * 60_000 });
           if (r.code !== 0) throw new UserError(`${run.record.from}: stopping ${run.record.group.join(', ')} failed: ${r.stderr.trim()}`);
-          ctx.io.say(`${run.record.from}: stopped ${run.record.group.join(', ')} (downtime starts)`);
+          // Downtime counts from the stop request; a container slow to honour SIGTERM shows here.
+          ctx.io.say(`${run.record.from}: stopped ${run.record.group.join(', ')} in ${((Date.now() - began) / 1000).toFixed(1)} s (downtime starts)`);
           break;
         }
         case 'copy2':
@@ -443,6 +467,7 @@ async function runSteps(run: Run, fromPhase: Phase): Promise<MigrateSummary> {
         case 'deploy-target':
           await deployTarget(run);
           ctx.io.say(`${run.record.to}: ${run.record.group.join(', ')} running (downtime ends)`);
+          await testPause('target-up');
           break;
         case 'redeploy-affected':
           await redeployAffected(run, await ctx.reload(), true);
@@ -451,98 +476,158 @@ async function runSteps(run: Run, fromPhase: Phase): Promise<MigrateSummary> {
           await removeSource(run);
           break;
         case 'commit': {
+          await testPause('commit');
           const sha = await commit(run, await ctx.reload());
           const downtimeMs = run.record.stoppedAt && run.record.runningAt ? run.record.runningAt - run.record.stoppedAt : undefined;
           if (run.record.purgeSource) await purge(run);
           // The staging folder of --via-local is kept until the end so that --resume reuses what it pulled.
-          if (run.record.mode === 'via-local') rmSync(localDir(run.record), { recursive: true, force: true });
+          removeStaging(run.record);
           return { record: run.record, commit: sha, ...(downtimeMs !== undefined ? { downtimeMs } : {}), warnings: run.warnings };
         }
       }
     }
     throw new Error('migration steps ended without a commit');
   } catch (err) {
-    if (err instanceof UserError && err.exitCode === ExitCode.interrupted) throw interruptedError(run);
-    if (!(err instanceof UserError) || atLeast(run.record, 'target-up')) {
-      if (err instanceof UserError) {
-        throw new UserError(`${err.message}\nthe container runs on ${run.record.to}; finish with man8s migrate --resume ${run.record.name} ${run.record.from} ${run.record.to}`);
-      }
-      throw err;
-    }
-    // Before the target runs: undo everything, so the container runs on the source as before.
-    ctx.io.say(`failed: ${err.message}`);
-    ctx.io.say('rolling back: the container goes back to the source');
-    await rollback(run);
-    throw new UserError(`migration of ${run.record.name} failed and was rolled back: it runs on ${run.record.from} again, git is unchanged\n  cause: ${err.message}`);
+    throw await failed(run, err, STEP_LABEL[step]);
   }
 }
 
-function interruptedError(run: Run): UserError {
-  const r = run.record;
-  const where = atLeast(r, 'target-up') ? `it runs on ${r.to}` : atLeast(r, 'stopped') ? `it is STOPPED on ${r.from} (downtime continues)` : `it still runs on ${r.from}`;
-  return new UserError(
-    `interrupted during phase ${r.phase} (${where}); continue with man8s migrate --resume ${r.name} ${r.from} ${r.to}, or undo with man8s migrate --abort ${r.name} ${r.from} ${r.to}`,
-    ExitCode.interrupted,
-  );
+/** The error a failed step ends in; before the target runs, after rolling everything back. */
+async function failed(run: Run, err: unknown, during: string): Promise<UserError> {
+  const action = failureAction(run.record, err);
+  if (action === 'interrupted') return new UserError(interruptedMessage(run.record), ExitCode.interrupted);
+  const cause = causeOf(err, during);
+  if (action === 'hint') return new UserError(afterTargetUpMessage(run.record, cause));
+  run.ctx.io.say(`failed: ${cause}`);
+  run.ctx.io.say(`rolling back: ${run.record.group.join(', ')} goes back to ${run.record.from}`);
+  try {
+    const undo = await rollback(run);
+    // Only now: had the rollback failed, --abort could still need what was staged.
+    removeStaging(run.record);
+    return new UserError(rolledBackMessage(run.record, cause, undo.setAside));
+  } catch (e) {
+    if (e instanceof UndoFailed) return new UserError(undoFailedMessage(run.record, causeOf(e.reason, 'rolling back'), e.undo.done, cause));
+    throw e;
+  }
+}
+
+/** The --via-local staging folder: a whole copy of the data on this machine. */
+function removeStaging(record: MigrationRecord): void {
+  if (record.mode === 'via-local') rmSync(localDir(record), { recursive: true, force: true });
 }
 
 async function purge(run: Run): Promise<void> {
   const r = run.record;
   const marker = markerPath(run.from.paths.state, r.name, r.leftoverStamp);
-  const paths = leftoverPaths(r).map((p) => `${p}${LEFTOVER_SUFFIX}${r.leftoverStamp}`);
-  await run.from.conn.check(removeLeftoversCommand(marker, paths).argv, 'removing the source data (--purge-source)');
-  run.ctx.io.say(`${r.from}: --purge-source: removed ${paths.length} leftover paths`);
+  // Exactly what removeSource renamed: shared and host paths were never renamed, so never purged.
+  await run.from.conn.check(removeLeftoversCommand(marker, r.leftovers).argv, 'removing the source data (--purge-source)', { timeoutMs: 6 * 3600_000 });
+  run.ctx.io.say(`${r.from}: --purge-source: removed ${r.leftovers.length} leftover paths`);
 }
 
-/** Undoes a record's effects in reverse (abortSteps). Each step tolerates having been done already. */
-async function rollback(run: Run): Promise<void> {
-  const { ctx, record } = run;
-  const plan = abortSteps(record.phase);
+interface Undo {
+  /** Abort steps that completed, in order. */
+  done: AbortStep[];
+  /** Target paths set aside (after the switch) instead of deleted. */
+  setAside: string[];
+}
+
+/** An undo that stopped part way: the record is still on the hosts. */
+class UndoFailed extends Error {
+  constructor(
+    readonly reason: unknown,
+    readonly undo: Undo,
+  ) {
+    super('undo failed');
+  }
+}
+
+/**
+ * Undoes a record's effects in reverse (abortSteps). Each step tolerates having been done already, so a
+ * failed undo can be finished by --abort: the record is marked `aborting` first (no --resume from then
+ * on) and deleted only after the last step.
+ */
+async function rollback(run: Run): Promise<Undo> {
+  const plan = abortSteps(run.record.phase);
   if ('refused' in plan) throw new UserError(plan.refused);
-  await run.from.conn.runCommand(killLeftoverCommand(pidFile(run.from.paths.state, record.name)));
-  for (const step of plan) {
-    switch (step) {
-      case 'revert-git': {
-        const back = await gitMoveGroupBack(ctx.repo, movePaths(run, ctx.fleet));
-        if (back.length > 0) ctx.io.say(`git mv back → ${back.join(', ')}`);
-        break;
+  const undo: Undo = { done: [], setAside: [] };
+  try {
+    if (!run.record.aborting) await save(run, run.record.phase, { aborting: true });
+    await run.from.conn.runCommand(killLeftoverCommand(pidFile(run.from.paths.state, run.record.name)));
+    for (const step of plan) {
+      await undoStep(run, step, undo);
+      undo.done.push(step);
+    }
+    await deleteRecords(run);
+  } catch (err) {
+    throw new UndoFailed(err, undo);
+  }
+  return undo;
+}
+
+async function undoStep(run: Run, step: AbortStep, undo: Undo): Promise<void> {
+  const { ctx, record } = run;
+  switch (step) {
+    case 'revert-git': {
+      const back = await gitMoveGroupBack(ctx.repo, movePaths(run, ctx.fleet));
+      if (back.length > 0) ctx.io.say(`git mv back → ${back.join(', ')}`);
+      return;
+    }
+    case 'remove-target-containers': {
+      const t = await engineOf(run.to);
+      for (const n of record.group) {
+        const r = await run.to.conn.runCommand(composeRemoveCommand({ target: t, paths: run.to.paths, name: n }), { timeoutMs: 5 * 60_000 });
+        if (r.code !== 0) throw new UserError(`${record.to}: removing ${n} there failed: ${r.stderr.trim()}`);
       }
-      case 'remove-target-containers': {
-        const t = await engineOf(run.to);
-        for (const n of record.group) await run.to.conn.runCommand(composeRemoveCommand({ target: t, paths: run.to.paths, name: n }), { timeoutMs: 5 * 60_000 });
-        break;
+      return;
+    }
+    case 'start-source': {
+      if (atLeast(record, 'target-up')) {
+        // A run killed mid-removal may have renamed the source data already: it goes back first, the
+        // container must find it. The marker goes with it (gc would list a stale entry).
+        const marker = markerPath(run.from.paths.state, record.name, record.leftoverStamp);
+        const cmd = restoreLeftoversCommand(marker, leftoverSuffix('migrated', record.leftoverStamp), leftoverPaths(record));
+        const r = await run.from.conn.check(cmd.argv, 'putting the renamed source data back');
+        for (const line of r.stdout.split('\n').filter(Boolean)) ctx.io.say(`${record.from}: ${line}`);
       }
-      case 'start-source': {
-        // Leftovers renamed by a run killed mid-removal go back first: the container must find its data.
-        const restore = leftoverPaths(record).map((p) => [p, `${p}${LEFTOVER_SUFFIX}${record.leftoverStamp}`]);
-        await run.from.conn.run(['sh', '-c', 'while [ $# -gt 1 ]; do if [ ! -e "$1" ] && [ -e "$2" ]; then mv -- "$2" "$1"; fi; shift 2; done', 'man8s-unrename', ...restore.flat()]);
-        if (atLeast(record, 'switched')) {
-          // The source container may be gone (removed before the kill): deploy it from git again.
-          const fleet = await ctx.reload();
-          const { result } = await deployOn(run, fleet, run.from, record.group, `migrate-abort-${newDeployId()}`);
-          const failed = failedOutcomes(result);
-          if (failed.length > 0) throw new UserError(`${record.from}: could not start ${record.group.join(', ')} again: ${failed.join('; ')}; the data is intact there, run man8s deploy ${record.from}`);
-        } else if (record.wasRunning.length > 0) {
-          const t = await engineOf(run.from);
-          const r = await run.from.conn.run(startArgv(t, record.group.filter((n) => record.wasRunning.includes(n))), { timeoutMs: 5 * 60_000 });
-          if (r.code !== 0) throw new UserError(`${record.from}: could not start ${record.wasRunning.join(', ')} again: ${r.stderr.trim()}; start it by hand (docker start)`);
-        }
-        ctx.io.say(`${record.from}: ${record.group.join(', ')} back`);
-        break;
+      if (atLeast(record, 'switched')) {
+        // The source container may be gone (removed before the kill): deploy it from git again.
+        const fleet = await ctx.reload();
+        const { result } = await deployOn(run, fleet, run.from, record.group, `migrate-abort-${newDeployId()}`);
+        const failed = failedOutcomes(result);
+        if (failed.length > 0) throw new UserError(`${record.from}: could not start ${record.group.join(', ')} again: ${failed.join('; ')}; the data is intact there, run man8s deploy ${record.from}`);
+      } else if (record.wasRunning.length > 0) {
+        const t = await engineOf(run.from);
+        const r = await run.from.conn.run(startArgv(t, record.group.filter((n) => record.wasRunning.includes(n))), { timeoutMs: 5 * 60_000 });
+        if (r.code !== 0) throw new UserError(`${record.from}: could not start ${record.wasRunning.join(', ')} again: ${r.stderr.trim()}; start it by hand (docker start)`);
       }
-      case 'redeploy-affected':
-        await redeployAffected(run, await ctx.reload(), false);
-        break;
-      case 'remove-target-data': {
-        const cmd = removeCopiesCommand(record.createdOnTarget);
-        if (cmd) await run.to.conn.check(cmd.argv, 'removing the partial copy');
-        const kept = record.units.map((u) => u.toPath).filter((p) => !record.createdOnTarget.includes(p));
-        ctx.io.say(`${record.to}: removed the copy${kept.length ? `; kept ${kept.join(', ')} (they existed before, --force)` : ''}`);
-        break;
-      }
+      ctx.io.say(`${record.from}: ${record.group.join(', ')} back`);
+      return;
+    }
+    case 'redeploy-affected':
+      await redeployAffected(run, await ctx.reload(), false);
+      return;
+    case 'remove-target-data': {
+      const cmd = removeCopiesCommand(record.createdOnTarget);
+      if (cmd) await run.to.conn.check(cmd.argv, 'removing the partial copy', { timeoutMs: 3600_000 });
+      ctx.io.say(`${record.to}: removed the partial copy${keptNote(record)}`);
+      return;
+    }
+    case 'set-aside-target-data': {
+      const marker = { name: record.name, to: record.from, at: new Date().toISOString(), kind: 'aborted' as const };
+      const cmd = renameLeftoversCommand(run.to.paths.state, marker, record.leftoverStamp, record.createdOnTarget);
+      const r = await run.to.conn.check(cmd.argv, 'setting the target copy aside');
+      undo.setAside = r.stdout.split('\n').filter(Boolean);
+      // The full note (what is in it) ends the run: rolledBackMessage, or the --abort summary.
+      ctx.io.say(`${record.to}: set aside ${undo.setAside.length ? undo.setAside.join(', ') : '(no copy there)'}${keptNote(record)}`);
+      return;
     }
   }
-  await deleteRecords(run);
+}
+
+/** Target paths that existed before the migration (--force) stay where they are, as they are. */
+function keptNote(record: MigrationRecord): string {
+  const kept = record.units.map((u) => u.toPath).filter((p) => !record.createdOnTarget.includes(p));
+  return kept.length ? `; kept in place on ${record.to}: ${kept.join(', ')} (they existed before, --force)` : '';
 }
 
 // ---------------------------------------------------------------- entry points
@@ -585,7 +670,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
       updatedAt: now.toISOString(),
       by: deployer(),
       baseCommit,
-      units: plan.units,
+      units: facts.units,
       createdOnTarget: facts.createdOnTarget,
       wasRunning: running.map((c) => c.name),
       affected,
@@ -593,8 +678,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
       leftovers: [],
     };
     const run: Run = { ctx, record, from, to, warnings: [], records: new Set() };
-    await save(run, 'copying');
-    return await runSteps(run, 'copying');
+    return await runSteps(run, 'copying', true);
   } finally {
     await closeSide(to);
     await closeSide(from);
@@ -649,9 +733,14 @@ export async function resume(ctx: MigrateContext, which: { name?: string; from?:
   const found = await findRecord(ctx, which);
   const run = await reopen(ctx, found);
   try {
+    if (run.record.aborting) throw new UserError(resumeRefusedMessage(run.record));
     ctx.io.say(`resuming the migration of ${run.record.group.join(', ')}: ${run.record.from} → ${run.record.to}, from phase ${run.record.phase}`);
-    // A run killed after git mv (phase switched or later) left the move in the work tree; make sure it is there.
-    if (atLeast(run.record, 'switched') && !groupIsMoved(movePaths(run, ctx.fleet))) await gitMoveGroup(ctx.repo, movePaths(run, ctx.fleet));
+    // The steps after the switch need the git mv in the work tree (a fresh clone, another machine).
+    if (atLeast(run.record, 'target-up') && !groupIsMoved(movePaths(run, ctx.fleet))) {
+      await gitMoveGroup(ctx.repo, movePaths(run, ctx.fleet)).catch((err: unknown) => {
+        throw new UserError(afterTargetUpMessage(run.record, causeOf(err, STEP_LABEL.switch)));
+      });
+    }
     return await runSteps(run, run.record.phase);
   } finally {
     await closeSide(run.to);
@@ -659,14 +748,25 @@ export async function resume(ctx: MigrateContext, which: { name?: string; from?:
   }
 }
 
-export async function abort(ctx: MigrateContext, which: { name?: string; from?: string; to?: string }): Promise<MigrationRecord> {
+export interface AbortSummary {
+  record: MigrationRecord;
+  /** Target paths set aside, not deleted: the target may have run after the switch. */
+  setAside: string[];
+  /** A neighbour that could not be redeployed back to the source address. */
+  warnings: string[];
+}
+
+export async function abort(ctx: MigrateContext, which: { name?: string; from?: string; to?: string }): Promise<AbortSummary> {
   const found = await findRecord(ctx, which);
   const run = await reopen(ctx, found);
   try {
     ctx.io.say(`aborting the migration of ${run.record.group.join(', ')}: ${run.record.from} → ${run.record.to}, from phase ${run.record.phase}`);
-    await rollback(run);
-    if (run.record.mode === 'via-local') rmSync(localDir(run.record), { recursive: true, force: true });
-    return run.record;
+    const undo = await rollback(run).catch((err: unknown) => {
+      if (err instanceof UndoFailed) throw new UserError(undoFailedMessage(run.record, causeOf(err.reason, 'undoing'), err.undo.done));
+      throw err;
+    });
+    removeStaging(run.record);
+    return { record: run.record, setAside: undo.setAside, warnings: run.warnings };
   } finally {
     await closeSide(run.to);
     await closeSide(run.from);

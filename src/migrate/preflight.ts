@@ -4,6 +4,7 @@
  * in parallel: observe, sizes of every source path (`du -sb`, one command), what the target already has,
  * and whether the target can get the image (present, or a pull that works: the one change preflight makes).
  */
+import { existsSync } from 'node:fs';
 import { relative, join } from 'node:path';
 import type { Fleet } from '../fleet/model.js';
 import { UserError } from '../errors.js';
@@ -14,9 +15,11 @@ import type { Observed } from '../remote/observed.js';
 import { engineCli, engineTarget } from '../remote/engine.js';
 import { hostPaths } from '../remote/paths.js';
 import type { Connection } from '../remote/transport.js';
-import { affectedContainers, formatBytes, movedFleet, movePlan, moveProblems, type AffectedContainer, type MovePlan } from './plan.js';
-import { parseProbe, probeCommand, type ProbedPath } from './copy.js';
+import { affectedContainers, formatBytes, movedFleet, movePlan, moveProblems, type AffectedContainer, type CopyUnit, type MovePlan } from './plan.js';
+import { manifestCommand, parseManifest, parseProbe, probeCommand, type Manifest, type ProbedPath } from './copy.js';
+import { mountListCommand, mountUsers, parseMountList } from './host-mounts.js';
 import { listRecordsCommand, parseRecordList } from './state.js';
+import { movedFolders } from './git-move.js';
 
 export interface PreflightOptions {
   name: string;
@@ -56,6 +59,15 @@ export async function localPreflight(fleet: Fleet, repo: FleetRepo, o: Preflight
   if (inGit.length > 0) {
     throw new UserError(`${o.to} already has ${inGit.join(', ')} in git (hosts/${o.to}/conf); rename or remove it there first`);
   }
+  // git mv needs every destination folder free, plugin too; checked now, not at the switch, when the
+  // container is already stopped. A plugin folder the source lacks would become the mover's on the target.
+  const taken = movedFolders({ fromDir: from.dir, toDir: to.dir, group: plan.group }).filter((f) => existsSync(f.to)).map((f) => relative(repo.root, f.to));
+  if (taken.length > 0) {
+    throw new UserError(
+      `${taken.join(', ')} already exist${taken.length > 1 ? '' : 's'} in the work tree, and the migration moves ${plan.group.join(', ')}'s conf and plugin folders there (git mv); ` +
+        `remove or rename ${taken.length > 1 ? 'them' : 'it'} first (git rm -r or git mv, then commit)`,
+    );
+  }
   const after = movedFleet(fleet, plan.group, o.from, o.to);
   const problems = moveProblems(fleet, after);
   if (problems.length > 0) {
@@ -78,6 +90,76 @@ export interface RemoteFacts {
   targetHas: string[];
   /** Target paths that did not exist: the only ones a rollback may remove. */
   createdOnTarget: string[];
+  /** The plan's units, each custom one's sharedWith completed by what the source's engine reports. */
+  units: CopyUnit[];
+  /** Custom paths the target already has with the same content: copied (a no-op), left in place on both. */
+  sameOnBoth: string[];
+}
+
+interface CustomPathFacts {
+  units: CopyUnit[];
+  sameOnBoth: string[];
+  /** Custom target paths that only the group's own (--force replaced) containers mount. */
+  owned: string[];
+  problems: string[];
+}
+
+const equalTrees = (a?: Manifest, b?: Manifest) => !!a?.exists && !!b?.exists && a.entries === b.entries && a.bytes === b.bytes && a.digest === b.digest;
+
+/**
+ * Custom absolute sources are host paths, not folders man8s owns: the target may have its own (even
+ * /etc/localtime), and containers man8s does not know may use them on either host. So: a custom path the
+ * target already has is overwritten only if it is explicitly the group's (a group member on the target
+ * mounts exactly it, and nothing else there does) and --force is given; one with the same content on
+ * both (content checksums) is harmless; anything else is refused, --force or not. On the source, every
+ * container the engine reports mounting the path joins sharedWith, so the path is never renamed there.
+ */
+async function customPathFacts(
+  fleet: Fleet,
+  plan: MovePlan,
+  o: PreflightOptions,
+  conns: { from: Connection; to: Connection },
+  observed: { from: Observed; to: Observed },
+  present: readonly CopyUnit[],
+): Promise<CustomPathFacts> {
+  const facts: CustomPathFacts = { units: plan.units, sameOnBoth: [], owned: [], problems: [] };
+  if (!plan.units.some((u) => u.kind === 'custom')) return facts;
+  const there = present.filter((u): u is Extract<CopyUnit, { kind: 'custom' }> => u.kind === 'custom');
+  const cli = (host: string, obs: Observed) => engineCli(engineTarget(fleet.hosts.get(host)!.settings, obs.engine.compose));
+  const [fromMounts, toMounts, fromTrees, toTrees] = await Promise.all([
+    conns.from.runCommand(mountListCommand(cli(o.from, observed.from)), { timeoutMs: 120_000 }),
+    conns.to.runCommand(mountListCommand(cli(o.to, observed.to)), { timeoutMs: 120_000 }),
+    there.length ? conns.from.runCommand(manifestCommand(there.map((u) => u.fromPath), true), { timeoutMs: 3600_000 }) : undefined,
+    there.length ? conns.to.runCommand(manifestCommand(there.map((u) => u.toPath), true), { timeoutMs: 3600_000 }) : undefined,
+  ]);
+  for (const [host, r] of [[o.from, fromMounts], [o.to, toMounts]] as const) {
+    if (r.code !== 0) facts.problems.push(`${host}: listing the containers' mounts failed (exit ${r.code}): ${r.stderr.trim()}; man8s must know who else uses the custom mount sources`);
+  }
+  const usersOnSource = parseMountList(fromMounts.stdout);
+  facts.units = plan.units.map((u) =>
+    u.kind === 'custom' ? { ...u, sharedWith: [...new Set([...u.sharedWith, ...mountUsers(usersOnSource, u.fromPath, plan.group)])].sort() } : u,
+  );
+  const mountsOnTarget = parseMountList(toMounts.stdout);
+  const src = parseManifest(fromTrees?.stdout ?? '');
+  const dst = parseManifest(toTrees?.stdout ?? '');
+  for (const u of there) {
+    if (equalTrees(src.get(u.fromPath), dst.get(u.toPath))) {
+      facts.sameOnBoth.push(u.toPath);
+      continue;
+    }
+    const others = mountUsers(mountsOnTarget, u.toPath, plan.group);
+    const own = others.length === 0 && mountsOnTarget.some((m) => plan.group.includes(m.container) && m.sources.includes(u.toPath));
+    if (own) {
+      facts.owned.push(u.toPath);
+      continue;
+    }
+    facts.problems.push(
+      `${o.to}: ${u.toPath} (custom source of ${u.container}:${u.target}) already exists there with other content` +
+        `${others.length ? ` and is mounted by ${others.join(', ')}` : ''}; man8s never overwrites a host path that is not ${u.container}'s own, even with --force: ` +
+        `if it is ${u.container}'s old data, move it aside on ${o.to} (mv ${u.toPath} ${u.toPath}.old) and migrate again; if ${o.to} needs its own, leave it and change the mount's source`,
+    );
+  }
+  return facts;
 }
 
 /** Disk margin on top of the data: 5 % or 256 MiB, whichever is larger (filesystem metadata, logs meanwhile). */
@@ -134,8 +216,12 @@ export async function remotePreflight(fleet: Fleet, plan: MovePlan, o: Preflight
     }
   }
   const bytes = plan.units.reduce((n, u) => n + (source.get(u.fromPath)?.bytes ?? 0), 0);
-  const targetHas = plan.units.filter((u) => (target.get(u.toPath)?.kind ?? 'missing') !== 'missing').map((u) => u.toPath);
-  const createdOnTarget = plan.units.filter((u) => (target.get(u.toPath)?.kind ?? 'missing') === 'missing').map((u) => u.toPath);
+  const onTarget = (u: CopyUnit) => (target.get(u.toPath)?.kind ?? 'missing') !== 'missing';
+  const createdOnTarget = plan.units.filter((u) => !onTarget(u)).map((u) => u.toPath);
+  const custom = await customPathFacts(fleet, plan, o, conns, { from: fromObserved, to: toObserved }, plan.units.filter(onTarget));
+  problems.push(...custom.problems);
+  // What the copy overwrites: the group's own storage folders, and custom paths only its own container mounts.
+  const targetHas = plan.units.filter((u) => onTarget(u) && (u.kind === 'storage' || custom.owned.includes(u.toPath))).map((u) => u.toPath);
   const running = toObserved.containers.concat(toObserved.unlabeled).filter((c) => plan.group.includes(c.name)).map((c) => c.name);
   if (!o.force) {
     if (running.length > 0) problems.push(`${o.to}: already has a container named ${running.join(', ')}; remove it there, or pass --force to replace it`);
@@ -157,7 +243,15 @@ export async function remotePreflight(fleet: Fleet, plan: MovePlan, o: Preflight
     }
   }
   if (problems.length > 0) throw new UserError(`cannot migrate ${o.name} from ${o.from} to ${o.to}:\n  ${problems.join('\n  ')}`);
-  return { fromObserved, toObserved, source, target, images: imageStatus, bytes, targetHas, createdOnTarget };
+  return { fromObserved, toObserved, source, target, images: imageStatus, bytes, targetHas, createdOnTarget, units: custom.units, sameOnBoth: custom.sameOnBoth };
+}
+
+/** Why a custom source stays in place on the source after the move, if it does. */
+function customNote(u: Extract<CopyUnit, { kind: 'custom' }>, facts: RemoteFacts, plan: MovePlan): string {
+  if (facts.sameOnBoth.includes(u.toPath)) return `; ${plan.to} already has it with the same content: left in place on both`;
+  if (u.sharedWith.length) return `; also used by ${u.sharedWith.join(', ')} on ${plan.from}, left in place there`;
+  if (!facts.createdOnTarget.includes(u.toPath)) return `; ${plan.to} had its own: left in place on ${plan.from}`;
+  return '';
 }
 
 /** The plan shown before anything changes. */
@@ -165,14 +259,11 @@ export function formatMigrationPlan(plan: MovePlan, facts: RemoteFacts, affected
   const lines: string[] = [];
   lines.push(`migrate ${plan.group.length > 1 ? `${plan.group.join(', ')} (with --with-deps)` : plan.name}: ${plan.from} → ${plan.to}`);
   lines.push(`  copy (${o.viaLocal ? `through this machine: ${plan.from} → here → ${plan.to}` : `direct: ${plan.from} runs rsync to ${plan.to}`}):`);
-  const width = Math.max(...plan.units.map((u) => u.fromPath.length));
-  for (const u of plan.units) {
+  const width = Math.max(...facts.units.map((u) => u.fromPath.length));
+  for (const u of facts.units) {
     const p = facts.source.get(u.fromPath);
     if (!p || p.kind === 'missing') continue;
-    const label =
-      u.kind === 'custom'
-        ? `  custom source of ${u.container}:${u.target}${u.sharedWith.length ? `; also used by ${u.sharedWith.join(', ')} on ${plan.from}, left in place there` : ''}`
-        : '';
+    const label = u.kind === 'custom' ? `  custom source of ${u.container}:${u.target}${customNote(u, facts, plan)}` : '';
     lines.push(`    ${u.fromPath.padEnd(width)}  ${formatBytes(p.bytes).padStart(9)}${u.fromPath !== u.toPath ? `  → ${u.toPath}` : ''}${label}`);
   }
   const free = facts.toObserved.disk ? `; ${plan.to} has ${formatBytes(facts.toObserved.disk.availableBytes)} free` : '';

@@ -53,6 +53,11 @@ export interface MigrationRecord {
   leftoverStamp: string;
   /** Source paths renamed to leftovers (`<path>.man8s-migrated-<stamp>`). */
   leftovers: string[];
+  /**
+   * Set when an undo (automatic rollback or --abort) began: from then on the source may run again on its
+   * own data, so continuing the migration (--resume) would strand those writes; only --abort may finish.
+   */
+  aborting?: boolean;
 }
 
 export function phaseIndex(p: Phase): number {
@@ -89,11 +94,13 @@ export function stepsFrom(phase: Phase): ResumeStep[] {
   return ALL_STEPS.slice(ALL_STEPS.indexOf(FIRST_STEP[phase]));
 }
 
-export type AbortStep = 'revert-git' | 'remove-target-containers' | 'start-source' | 'redeploy-affected' | 'remove-target-data';
+export type AbortStep = 'revert-git' | 'remove-target-containers' | 'start-source' | 'redeploy-affected' | 'remove-target-data' | 'set-aside-target-data';
 
 /**
  * How `--abort` (and the automatic rollback) undoes a record in `phase`. After `source-removed` the
  * source has no container and its data is renamed: going back is a new migration, not an abort.
+ * The target's copy is removed only before the switch, while the source holds the only current data;
+ * from `switched` on the target may have run and written, so its copy is set aside, never deleted.
  */
 export function abortSteps(phase: Phase): AbortStep[] | { refused: string } {
   if (phase === 'source-removed') {
@@ -103,7 +110,7 @@ export function abortSteps(phase: Phase): AbortStep[] | { refused: string } {
   if (atLeast({ phase }, 'switched')) steps.push('revert-git', 'remove-target-containers');
   steps.push('start-source');
   if (atLeast({ phase }, 'target-up')) steps.push('redeploy-affected');
-  steps.push('remove-target-data');
+  steps.push(atLeast({ phase }, 'switched') ? 'set-aside-target-data' : 'remove-target-data');
   return steps;
 }
 

@@ -112,11 +112,13 @@ describe('migration record', () => {
     assert.deepEqual(stepsFrom('source-removed'), ['commit']);
   });
 
-  it('aborts by undoing exactly what its phase may have done', () => {
+  it('aborts by undoing exactly what its phase may have done; the target copy is deleted only before the switch', () => {
     assert.deepEqual(abortSteps('copying'), ['start-source', 'remove-target-data']);
     assert.deepEqual(abortSteps('stopped'), ['start-source', 'remove-target-data']);
-    assert.deepEqual(abortSteps('switched'), ['revert-git', 'remove-target-containers', 'start-source', 'remove-target-data']);
-    assert.deepEqual(abortSteps('target-up'), ['revert-git', 'remove-target-containers', 'start-source', 'redeploy-affected', 'remove-target-data']);
+    assert.deepEqual(abortSteps('verified'), ['start-source', 'remove-target-data']);
+    // From the switch on the target may have run and written: its copy is set aside, never deleted.
+    assert.deepEqual(abortSteps('switched'), ['revert-git', 'remove-target-containers', 'start-source', 'set-aside-target-data']);
+    assert.deepEqual(abortSteps('target-up'), ['revert-git', 'remove-target-containers', 'start-source', 'redeploy-affected', 'set-aside-target-data']);
     const refused = abortSteps('source-removed');
     assert.ok('refused' in refused && /--resume/.test(refused.refused));
   });
@@ -178,7 +180,7 @@ describe('copy and verify', () => {
 
 describe('leftovers', () => {
   it('renames in place with one stamp and lists them in a marker', () => {
-    const cmd = renameLeftoversCommand('/var/lib/man8s-state', { name: 'app', to: 'lothric', at: 't' }, '20260101T000000Z', ['/var/lib/man8s/data/app']);
+    const cmd = renameLeftoversCommand('/var/lib/man8s-state', { name: 'app', to: 'lothric', at: 't', kind: 'migrated' }, '20260101T000000Z', ['/var/lib/man8s/data/app']);
     assert.equal(cmd.argv[4], '/var/lib/man8s-state/migrated/app-20260101T000000Z.json');
     assert.equal(cmd.argv[5], '.man8s-migrated-20260101T000000Z');
     assert.deepEqual(JSON.parse(cmd.argv[6]!).paths, ['/var/lib/man8s/data/app.man8s-migrated-20260101T000000Z']);

@@ -16,7 +16,7 @@ interface GcArgs extends GlobalOptions, RemoteOptions {
 
 export const gcCommand: CommandModule<GlobalOptions, GcArgs> = {
   command: 'gc <host>',
-  describe: 'List and remove the data a migration left on its source host (renamed *.man8s-migrated-<time>)',
+  describe: 'List and remove the data migrations set aside on a host (*.man8s-migrated-<time> on a source, *.man8s-aborted-<time> on the target of an abort)',
   builder: (y: Argv<GlobalOptions>) =>
     withRemoteOptions(y)
       .positional('host', { type: 'string', demandOption: true, describe: 'The host to clean' })
@@ -35,7 +35,11 @@ export const gcCommand: CommandModule<GlobalOptions, GcArgs> = {
       }
       for (const l of found) {
         const total = l.paths.reduce((n, p) => n + p.bytes, 0);
-        process.stdout.write(`${host!.name}: ${l.marker.name} (moved to ${l.marker.to} at ${l.marker.at}): ${formatBytes(total)}\n`);
+        const what =
+          l.marker.kind === 'aborted'
+            ? `target copy of an aborted migration, set aside at ${l.marker.at} when it went back to ${l.marker.to}; holds what it wrote here after the switch`
+            : `moved to ${l.marker.to} at ${l.marker.at}`;
+        process.stdout.write(`${host!.name}: ${l.marker.name} (${what}): ${formatBytes(total)}\n`);
         for (const p of l.paths) process.stdout.write(`  ${p.path}  ${formatBytes(p.bytes)}\n`);
       }
       if (args.list) return;

@@ -8,6 +8,7 @@ import { openRepo } from '../../git/repo.js';
 import { abort, migrate, resume, type MigrateContext, type MigrateIO, type MigrateSummary } from '../../migrate/migrate.js';
 import { formatBytes } from '../../migrate/plan.js';
 import { LEFTOVER_SUFFIX } from '../../migrate/leftovers.js';
+import { setAsideNote } from '../../migrate/outcome.js';
 import type { RsyncProgress } from '../../remote/rsync.js';
 import { UserError } from '../../errors.js';
 
@@ -140,8 +141,11 @@ export const migrateCommand: CommandModule<GlobalOptions, MigrateArgs> = {
     const started = Date.now();
     try {
       if (args.abort) {
-        const r = await abort(ctx, which);
+        const { record: r, setAside, warnings } = await abort(ctx, which);
         process.stdout.write(`aborted: ${r.group.join(', ')} run${r.group.length > 1 ? '' : 's'} on ${r.from}; git unchanged\n`);
+        if (setAside.length > 0) process.stdout.write(`${setAsideNote(r, setAside)}\n`);
+        for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
+        if (warnings.length > 0) process.exitCode = 1;
         return;
       }
       const summary = args.resume
