@@ -9,27 +9,41 @@
  */
 import { createServer, connect, type Socket } from 'node:net';
 
+/** What went through a relay: TCP connections accepted and bytes each way (ssh's encrypted stream). */
+export interface RelayCounts {
+  connections: number;
+  bytesToHost: number;
+  bytesFromHost: number;
+}
+
 export interface DelayRelay {
   port: number;
+  /** Counts since the relay started (subtract two readings to measure one step). */
+  counts(): RelayCounts;
   close(): Promise<void>;
 }
 
 export async function startDelayRelay(opts: { target: { host: string; port: number }; delayMs: number; listenHost?: string }): Promise<DelayRelay> {
   const sockets = new Set<Socket>();
-  const pipeDelayed = (from: Socket, to: Socket): void => {
+  const counted: RelayCounts = { connections: 0, bytesToHost: 0, bytesFromHost: 0 };
+  const pipeDelayed = (from: Socket, to: Socket, key: 'bytesToHost' | 'bytesFromHost'): void => {
     // Timers with the same delay fire in the order they were set, so chunk order is kept.
-    from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), opts.delayMs));
+    from.on('data', (chunk) => {
+      counted[key] += chunk.length;
+      setTimeout(() => to.writable && to.write(chunk), opts.delayMs);
+    });
     from.on('end', () => setTimeout(() => to.end(), opts.delayMs));
     from.on('error', () => to.destroy());
   };
   const server = createServer((client) => {
+    counted.connections++;
     const upstream = connect(opts.target.port, opts.target.host);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
     }
-    pipeDelayed(client, upstream);
-    pipeDelayed(upstream, client);
+    pipeDelayed(client, upstream, 'bytesToHost');
+    pipeDelayed(upstream, client, 'bytesFromHost');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -39,6 +53,7 @@ export async function startDelayRelay(opts: { target: { host: string; port: numb
   if (address === null || typeof address === 'string') throw new Error('relay: no port');
   return {
     port: address.port,
+    counts: () => ({ ...counted }),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -1,22 +1,24 @@
 /**
  * What plan and deploy cost over a slow link, measured against the sandbox through delaying TCP relays
  * (this kernel has no netem): every ssh connection to a host goes through a relay adding DELAY ms each
- * way. Compares man8s with the guide's manual way (rsync per host, then one ssh per changed container).
+ * way. Compares man8s with the guide's manual way (rsync per host, then one ssh per changed container
+ * doing what `mbctl run` does: prepare the mounts, remove the container, compose up).
  *
- * Usage (root, builds nothing): npm run build && node --import tsx bench/plan-deploy.ts [delayMs=25] [fanout=10]
- * Needs a running sandbox with relink, lothric, tarrey (`node dist/cli.js sandbox up --hosts relink,lothric,tarrey`);
- * it resets those hosts first.
+ * Usage (root, under the sandbox lock, after a build):
+ *   flock /tmp/man8s-e2e.lock bash -c 'cd /work/main && npm run build && node --import tsx bench/plan-deploy.ts 25 10'
+ * Arguments: delay per direction in ms (25 → a 50 ms round trip), extra fleet hosts for the fan-out plan.
+ * Needs a running sandbox with relink, lothric, tarrey; it resets those hosts before and after.
  *
- * Prints: no-op plan (3 hosts, and `fanout` fleet hosts mapped onto them), first deploy, no-op deploy,
- * deploy of one changed conf file; each with wall time and, per host, connections, remote commands,
- * bytes (man8s --stats). Then the manual way for the same one-file change.
+ * Writes bench/plan-deploy.results.md: per step the wall time (node start included) and, per host,
+ * connections, remote commands, bytes and seconds as `man8s --stats` reports them, with the relays'
+ * own counts of TCP connections and bytes as a cross-check.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDelayRelay, type DelayRelay } from './delay-relay.js';
+import { startDelayRelay, type DelayRelay, type RelayCounts } from './delay-relay.js';
 import { readSandboxOverlay } from '../src/sandbox/overlay.js';
 import { sandboxReset } from '../src/sandbox/index.js';
 
@@ -25,20 +27,21 @@ const cli = join(root, 'dist', 'cli.js');
 const delayMs = Number(process.argv[2] ?? 25);
 const fanout = Number(process.argv[3] ?? 10);
 const HOSTS = ['relink', 'lothric', 'tarrey'];
+const PER_HOST = 3;
 
 const overlay = readSandboxOverlay(root);
 await sandboxReset(root);
 
-const relays: DelayRelay[] = [];
+const relays = new Map<string, DelayRelay>();
 const dir = mkdtempSync(join(tmpdir(), 'man8s-bench-'));
 const sshConfig = join(dir, 'ssh_config');
 let config = '';
 for (const h of HOSTS) {
   const o = overlay.hosts[h]!;
   const relay = await startDelayRelay({ target: { host: o.address, port: o.port }, delayMs });
-  relays.push(relay);
+  relays.set(h, relay);
   // The relay is reached on loopback; HostKeyAlias keeps host-key checking against the sandbox's keys.
-  config += `Host wan-${h}\n  HostName 127.0.0.1\n  Port ${relay.port}\n  User root\n  IdentityFile ${o.identity}\n  UserKnownHostsFile ${o.knownHosts}\n  HostKeyAlias ${o.address}\n  StrictHostKeyChecking yes\n  BatchMode yes\n\n`;
+  config += `Host wan-${h}\n  HostName 127.0.0.1\n  Port ${relay.port}\n  User root\n  IdentityFile ${o.identity}\n  IdentitiesOnly yes\n  UserKnownHostsFile ${o.knownHosts}\n  HostKeyAlias ${o.address}\n  StrictHostKeyChecking yes\n  BatchMode yes\n\n`;
 }
 writeFileSync(sshConfig, config);
 const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8' });
@@ -47,7 +50,14 @@ git('config', 'user.email', 'bench@man8s');
 git('config', 'user.name', 'bench');
 writeFileSync(join(dir, 'man8s.yaml'), `defaults:\n  ssh_config: ${sshConfig}\n  engine: docker\n`);
 
-/** Fleet hosts: the 3 real ones, plus `fanout` extra fleet hosts observed on the same machines (plan only). */
+/**
+ * A busybox container with a conf file and a conf folder mount git has no file for (/etc/bench), as
+ * real configs often have. It stops at once on SIGTERM, so a restart measures man8s, not a stop timeout.
+ */
+const container = (env = '') =>
+  `image: busybox:latest\nmount:\n  conf:\n    /etc/bench: {}\n${env}extra_compose_configs:\n  command: ["sh", "-c", "trap 'exit 0' TERM; sleep infinity & wait"]\n`;
+
+/** A fleet host on one of the sandbox machines, with `containers` bench containers. */
 function writeHost(name: string, real: string, containers: number): void {
   const base = join(dir, 'hosts', name);
   mkdirSync(join(base, 'conf'), { recursive: true });
@@ -55,62 +65,161 @@ function writeHost(name: string, real: string, containers: number): void {
   for (let i = 0; i < containers; i++) {
     const c = join(base, 'conf', `bench-${i}`);
     mkdirSync(join(c, 'etc'), { recursive: true });
-    writeFileSync(join(c, 'container.yaml'), `image: busybox:latest\nmount:\n  conf:\n    /etc/bench: {}\nextra_compose_configs:\n  command: ["sleep", "infinity"]\n`);
+    writeFileSync(join(c, 'container.yaml'), container());
     writeFileSync(join(c, 'etc', 'bench.conf'), `instance = ${i}\n`);
   }
 }
-for (const h of HOSTS) writeHost(h, h, 3);
+for (const h of HOSTS) writeHost(h, h, PER_HOST);
 git('add', '-A');
 git('commit', '-qm', 'bench fleet');
 
-interface Run {
+interface HostStats {
+  host: string;
+  connections: number;
+  commands: number;
+  sent: string;
+  received: string;
   seconds: number;
-  stats: string;
 }
-function man8s(args: string[]): Run {
-  const t = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [cli, ...args, '--stats'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.status !== 0 && r.status !== 2) {
-    process.stderr.write(`${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-    process.exit(1);
+
+interface Step {
+  title: string;
+  seconds: number;
+  hosts: HostStats[];
+  /** What the relays saw, per sandbox machine. */
+  relays: Record<string, RelayCounts>;
+}
+
+const steps: Step[] = [];
+
+function relayCounts(): Record<string, RelayCounts> {
+  return Object.fromEntries([...relays].map(([h, r]) => [h, r.counts()]));
+}
+
+function relayDelta(before: Record<string, RelayCounts>): Record<string, RelayCounts> {
+  const now = relayCounts();
+  return Object.fromEntries(
+    HOSTS.map((h) => [h, { connections: now[h]!.connections - before[h]!.connections, bytesToHost: now[h]!.bytesToHost - before[h]!.bytesToHost, bytesFromHost: now[h]!.bytesFromHost - before[h]!.bytesFromHost }]),
+  );
+}
+
+/** The --stats table (Host Connections Commands Sent Received Seconds) back into rows. */
+function parseStats(text: string): HostStats[] {
+  const rows: HostStats[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+(\d+)\s+(\d+)\s+(\d+(?:\.\d+)? (?:B|KiB))\s+(\d+(?:\.\d+)? (?:B|KiB))\s+(\d+\.\d+)\s*$/.exec(line);
+    if (m) rows.push({ host: m[1]!, connections: Number(m[2]), commands: Number(m[3]), sent: m[4]!, received: m[5]!, seconds: Number(m[6]) });
   }
-  return { seconds, stats: r.stderr.trim() };
+  return rows;
 }
 
-const lines: string[] = [`# plan/deploy over a ${2 * delayMs} ms round trip (delaying relay), ${new Date().toISOString()}`, ''];
-const record = (title: string, r: Run) => {
-  lines.push(`## ${title}: ${r.seconds.toFixed(2)} s`, '', '```', r.stats, '```', '');
-  process.stdout.write(`${title}: ${r.seconds.toFixed(2)} s\n${r.stats}\n\n`);
-};
+/** Runs a program without blocking this process: the relays live in its event loop. */
+function run(cmd: string, args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...o, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
-record('no-op plan of 3 empty hosts', man8s(['plan']));
-record('first deploy (3 hosts × 3 containers)', man8s(['deploy', '--all', '--yes', '--settle', '1']));
-record('no-op plan (3 hosts, everything deployed)', man8s(['plan']));
-record('no-op deploy', man8s(['deploy', '--all', '--yes']));
-writeFileSync(join(dir, 'hosts/relink/conf/bench-0/etc/bench.conf'), 'instance = 0 changed\n');
-git('commit', '-qam', 'one file');
-record('deploy of one changed conf file (relink: restart bench-0)', man8s(['deploy', '--all', '--yes', '--settle', '1']));
+async function man8s(title: string, args: string[]): Promise<Step> {
+  const before = relayCounts();
+  const t = process.hrtime.bigint();
+  const r = await run(process.execPath, [cli, ...args, '--stats'], { cwd: dir, env: { ...process.env, CI: '1' } });
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0 && r.status !== 2) throw new Error(`man8s ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
+  const step = { title: `${title}: \`man8s ${args.join(' ')}\``, seconds, hosts: parseStats(r.stderr), relays: relayDelta(before) };
+  steps.push(step);
+  process.stdout.write(`${step.title}: ${seconds.toFixed(2)} s\n${r.stderr.trim()}\n\n`);
+  return step;
+}
 
-// Many hosts: extra fleet hosts on the same 3 machines, planned only (read-only), to show parallelism.
-for (let i = 0; i < fanout; i++) writeHost(`extra-${i}`, HOSTS[i % 3]!, 3);
-git('add', '-A');
-git('commit', '-qm', 'fanout');
-record(`no-op plan of ${3 + fanout} fleet hosts (--parallel 10)`, man8s(['plan']));
+try {
+  await man8s(`plan before the first deploy (3 hosts, ${3 * PER_HOST} to create)`, ['plan']);
+  await man8s(`first deploy (3 hosts × ${PER_HOST} containers)`, ['deploy', '--all', '--yes', '--settle', '1']);
+  await man8s('no-op plan, 3 hosts', ['plan']);
+  await man8s('no-op plan, 1 host', ['plan', 'relink']);
+  await man8s('no-op deploy, 3 hosts', ['deploy', '--all', '--yes']);
+  writeFileSync(join(dir, 'hosts/relink/conf/bench-0/etc/bench.conf'), 'instance = 0 changed\n');
+  git('commit', '-qam', 'one file');
+  await man8s('deploy of one changed conf file (relink: restart bench-0)', ['deploy', '--all', '--yes', '--settle', '1']);
+  writeFileSync(join(dir, 'hosts/relink/conf/bench-0/container.yaml'), container('environment:\n  ROUND: "2"\n'));
+  git('commit', '-qam', 'one env');
+  await man8s('deploy of one changed environment (relink: recreate bench-0)', ['deploy', '--all', '--yes', '--settle', '1']);
 
-// The guide's manual way for the same one-file change: rsync the host folder, then recreate the
-// container (mbctl run = rm + compose up) with one ssh per container. Same relay, same keys.
-writeFileSync(join(dir, 'hosts/relink/conf/bench-0/etc/bench.conf'), 'instance = 0 changed again\n');
-const ssh = ['ssh', '-F', sshConfig];
-const t = process.hrtime.bigint();
-execFileSync('rsync', ['-az', '--no-owner', '--no-group', '--no-perms', '--delete', '--include', '/conf', '--include', '/plugin', '--exclude', '/*', '-e', ssh.join(' '), `${join(dir, 'hosts/relink')}/`, 'wan-relink:/var/lib/man8s'], { stdio: 'ignore' });
-execFileSync(ssh[0]!, [...ssh.slice(1), 'wan-relink', 'docker', 'restart', 'bench-0'], { stdio: 'ignore' });
-const manual = Number(process.hrtime.bigint() - t) / 1e9;
-lines.push(`## manual way for one changed file (rsync + 1 ssh): ${manual.toFixed(2)} s`, '', '2 ssh connections, no lock, no plan, no health check, no record.', '');
-process.stdout.write(`manual way (rsync + ssh docker restart): ${manual.toFixed(2)} s\n`);
+  // Many hosts: extra fleet hosts on the same 3 machines, each a copy of the machine's own host folder
+  // (so its plan is a no-op too), planned only (read-only), to show parallelism.
+  for (let i = 0; i < fanout; i++) {
+    const real = HOSTS[i % 3]!;
+    cpSync(join(dir, 'hosts', real), join(dir, 'hosts', `extra-${i}`), { recursive: true });
+    rmSync(join(dir, 'hosts', `extra-${i}`, 'deployed.yaml'), { force: true });
+  }
+  git('add', '-A');
+  git('commit', '-qm', 'fanout');
+  await man8s(`no-op plan of ${3 + fanout} fleet hosts (--parallel 10)`, ['plan']);
 
-writeFileSync(join(root, 'bench', 'plan-deploy.results.md'), lines.join('\n'));
-for (const r of relays) await r.close();
-await sandboxReset(root);
-rmSync(dir, { recursive: true, force: true });
+  // The guide's manual way for the same one-file change on relink: rsync the host folder, then what
+  // `mbctl run bench-0` does, over one ssh: prepare its mount, remove the container, compose up (from the
+  // compose file man8s left there, standing in for the one mbctl renders on the host). Same relay, keys.
+  writeFileSync(join(dir, 'hosts/relink/conf/bench-0/etc/bench.conf'), 'instance = 0 changed again\n');
+  const ssh = ['ssh', '-F', sshConfig];
+  const compose = '/var/lib/man8s-state/compose/bench-0/compose.yaml';
+  const mbctlRun = [
+    'mkdir -p /var/lib/man8s/conf/bench-0/etc/bench && chown 0:0 /var/lib/man8s/conf/bench-0/etc/bench && chmod 755 /var/lib/man8s/conf/bench-0/etc/bench',
+    'docker rm -f bench-0 >/dev/null',
+    `if docker compose version >/dev/null 2>&1; then docker compose -f ${compose} -p bench-0 up -d; else docker-compose -f ${compose} -p bench-0 up -d; fi`,
+  ].join(' && ');
+  const manualBefore = relayCounts();
+  const t = process.hrtime.bigint();
+  const step = async (cmd: string, args: string[]) => {
+    const r = await run(cmd, args);
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  };
+  await step('rsync', ['-az', '--no-owner', '--no-group', '--no-perms', '--delete', '--include', '/conf', '--include', '/plugin', '--exclude', '/*', '-e', ssh.join(' '), `${join(dir, 'hosts/relink')}/`, 'wan-relink:/var/lib/man8s']);
+  await step(ssh[0]!, [...ssh.slice(1), 'wan-relink', mbctlRun]);
+  const manualSeconds = Number(process.hrtime.bigint() - t) / 1e9;
+  const manual = relayDelta(manualBefore).relink!;
+  process.stdout.write(`manual way (rsync + 1 ssh running mbctl run's steps): ${manualSeconds.toFixed(2)} s, ${manual.connections} connections\n`);
 
+  const kib = (n: number) => (n < 10 * 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`);
+  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const lines: string[] = [
+    '# plan / deploy over a slow link (bench/plan-deploy.ts)',
+    '',
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, load ${load} at the end; sandbox hosts in network namespaces on the same machine`,
+    `- link: ${delayMs} ms each way through a delaying TCP relay (bench/delay-relay.ts): a ${2 * delayMs} ms round trip on every ssh connection, man8s's and rsync's`,
+    `- fleet: 3 hosts × ${PER_HOST} busybox containers, each with a conf file and a conf folder mount git has no file for`,
+    `- command: \`flock /tmp/man8s-e2e.lock bash -c 'cd /work/main && npm run build && node --import tsx bench/plan-deploy.ts ${delayMs} ${fanout}'\``,
+    '',
+    'Wall time includes starting node and loading the fleet. Per host, the columns are what `--stats`',
+    'reports (connections include rsync\'s own ssh; bytes are on the wire, encrypted; seconds run from',
+    'before connecting to closing); "relay" is what the delaying relay in front of that host counted.',
+    '',
+    '| step | wall s | host | connections | commands | sent | received | host s | relay: connections, bytes to / from host |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const s of steps) {
+    s.hosts.forEach((h, i) => {
+      const real = HOSTS.includes(h.host) ? h.host : undefined;
+      const relay = real && s.hosts.every((x) => HOSTS.includes(x.host)) ? s.relays[real] : undefined;
+      lines.push(
+        `| ${i === 0 ? s.title : ''} | ${i === 0 ? s.seconds.toFixed(2) : ''} | ${h.host} | ${h.connections} | ${h.commands} | ${h.sent} | ${h.received} | ${h.seconds.toFixed(2)} | ${relay ? `${relay.connections}, ${kib(relay.bytesToHost)} / ${kib(relay.bytesFromHost)}` : ''} |`,
+      );
+    });
+  }
+  lines.push(
+    `| manual way, one changed file on relink: rsync + 1 ssh (mount prep, rm, compose up) | ${manualSeconds.toFixed(2)} | relink | ${manual.connections} | 2 | ${kib(manual.bytesToHost)} | ${kib(manual.bytesFromHost)} | | ${manual.connections}, ${kib(manual.bytesToHost)} / ${kib(manual.bytesFromHost)} |`,
+    '',
+  );
+  writeFileSync(join(root, 'bench', 'plan-deploy.results.md'), `${lines.join('\n')}\n`);
+  process.stdout.write(`\nwrote bench/plan-deploy.results.md\n`);
+} finally {
+  for (const r of relays.values()) await r.close();
+  await sandboxReset(root);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -11,8 +11,9 @@ import type { Fleet, HostSpec } from '../fleet/model.js';
 import { FLEET_SETTINGS_FILE } from '../fleet/load.js';
 import { ExitCode, UserError } from '../errors.js';
 import type { Connection, ConnectionStats } from '../remote/transport.js';
-import { newLockHolder, takeLockCommand, releaseLockCommand, refreshLockCommand, parseLockResponse, lockHeldError, describeHolder, type LockHolder } from '../remote/lock.js';
-import { observeAndPlan, type HostState } from '../plan/run.js';
+import { newLockHolder, takeLockCommand, releaseLockCommand, refreshLockCommand, parseLockResponse, lockHeldError, describeHolder, type LockHolder, type LockResponse } from '../remote/lock.js';
+import { observeAndPlan, planObserved, type HostState } from '../plan/run.js';
+import { lockAndObserveHost, observeOptions } from '../remote/observe.js';
 import { hostHasChanges, type PulledImage } from '../plan/diff.js';
 import { HostFailure, openHost, type ConnectSettings } from './hosts.js';
 import { sleep } from './interrupt.js';
@@ -58,18 +59,28 @@ export function interruptedError(host: string): UserError {
   return new UserError(`${host}: interrupted before anything was changed`, ExitCode.interrupted);
 }
 
-/** Takes the host's lock, waiting up to lockWaitSec while another live deploy holds it (or until `signal`). */
-export async function takeLock(conn: Connection, holder: LockHolder, lockWaitSec: number, signal?: AbortSignal): Promise<string[]> {
+/** The notes for a lock just taken: a stale one taken over says from whom. */
+function lockNotes(resp: LockResponse): string[] {
+  if (resp.status !== 'took-over') return [];
+  return [`took over a stale lock (${resp.reason ?? 'stale'}) from ${resp.holder ? describeHolder(resp.holder) : 'an unknown holder'}`];
+}
+
+/**
+ * Takes the host's lock, waiting up to lockWaitSec while another live deploy holds it (or until
+ * `signal`). `first` is the answer of an attempt already made (lockAndObserveHost), if any.
+ */
+export async function takeLock(conn: Connection, holder: LockHolder, lockWaitSec: number, signal?: AbortSignal, first?: LockResponse): Promise<string[]> {
   const deadline = Date.now() + lockWaitSec * 1000;
-  for (;;) {
+  for (let resp = first; ; resp = undefined) {
     if (signal?.aborted) throw interruptedError(conn.host);
-    const r = await conn.run(takeLockCommand(holder).argv, { timeoutMs: 60_000 });
-    const resp = parseLockResponse(r.stdout);
-    if (resp.status === 'taken') return [];
-    if (resp.status === 'took-over') {
-      return [`took over a stale lock (${resp.reason ?? 'stale'}) from ${resp.holder ? describeHolder(resp.holder) : 'an unknown holder'}`];
+    let said = '';
+    if (!resp) {
+      const r = await conn.run(takeLockCommand(holder).argv, { timeoutMs: 60_000 });
+      said = r.stdout.trim() || r.stderr.trim();
+      resp = parseLockResponse(r.stdout);
     }
-    if (resp.status !== 'held') throw new UserError(`${conn.host}: could not take the deploy lock (${r.stdout.trim() || r.stderr.trim()})`);
+    if (resp.status === 'taken' || resp.status === 'took-over') return lockNotes(resp);
+    if (resp.status !== 'held') throw new UserError(`${conn.host}: could not take the deploy lock (${said || resp.reason || resp.status})`);
     if (Date.now() >= deadline) throw lockHeldError(conn.host, resp);
     await sleep(2000, signal);
   }
@@ -132,21 +143,29 @@ export async function prepareHost(fleet: Fleet, host: HostSpec, opts: PrepareOpt
   const checkpoint = () => {
     if (opts.signal?.aborted) throw interruptedError(host.name);
   };
+  const planOpts = { ...(opts.only ? { only: opts.only } : {}), recordDir: opts.recordDir(host) };
   try {
     checkpoint();
-    const notes = await takeLock(conn, holder, opts.lockWaitSec, opts.signal);
+    // Usually the lock is free: take it and observe in one round trip. Otherwise wait for it, then
+    // observe; and a pull must come between the two, so that observe sees the pulled images.
+    const first = opts.pull ? undefined : await lockAndObserveHost(conn, observeOptions(host.settings), holder);
+    const notes = await takeLock(conn, holder, opts.lockWaitSec, opts.signal, first?.lock);
     keeper = keepLock(conn, holder);
     checkpoint();
-    const pulled = opts.pull ? await pullImages(host, conn, opts.only) : undefined;
-    checkpoint();
-    const state = await observeAndPlan(fleet, host, conn, { ...(opts.only ? { only: opts.only } : {}), recordDir: opts.recordDir(host), ...(pulled ? { pulled } : {}) });
+    let state: HostState;
+    if (first?.observed) state = await planObserved(fleet, host, first.observed, planOpts);
+    else {
+      const pulled = opts.pull ? await pullImages(host, conn, opts.only) : undefined;
+      checkpoint();
+      state = await observeAndPlan(fleet, host, conn, { ...planOpts, ...(pulled ? { pulled } : {}) });
+    }
     checkpoint();
     return { host, conn, holder, keeper, state, notes };
   } catch (err) {
-    if (keeper) {
-      keeper.stop();
-      await releaseLock(conn, holder).catch(() => undefined);
-    }
+    keeper?.stop();
+    // Also when no keeper started: the lock may be ours already (taken with observe, whose output then
+    // failed to parse). Release only ever removes a lock holding this run's token.
+    await releaseLock(conn, holder).catch(() => undefined);
     await conn.close();
     throw err instanceof UserError ? new HostFailure(err.message, conn.stats(), err.exitCode) : err;
   }

@@ -24,18 +24,22 @@ export interface HostState {
   plan: HostPlan;
 }
 
-/** `recordDir` holds the host's deployed.yaml (hosts/<host>/, or the sandbox's own folder). */
-export async function observeAndPlan(
-  fleet: Fleet,
-  host: HostSpec,
-  conn: Connection,
-  opts: { only?: readonly string[]; recordDir?: string; pulled?: Record<string, PulledImage> } = {},
-): Promise<HostState> {
+export interface PlanOptions {
+  only?: readonly string[];
+  /** Holds the host's deployed.yaml (hosts/<host>/, or the sandbox's own folder). */
+  recordDir?: string;
+  pulled?: Record<string, PulledImage>;
+}
+
+/** Observes the host (one remote command) and plans it. */
+export async function observeAndPlan(fleet: Fleet, host: HostSpec, conn: Connection, opts: PlanOptions = {}): Promise<HostState> {
+  return planObserved(fleet, host, await observeHost(conn, observeOptions(host.settings)), opts);
+}
+
+/** Plans a host from what observing it found (deploy observes and takes its lock in one command). */
+export async function planObserved(fleet: Fleet, host: HostSpec, observed: Observed, opts: PlanOptions = {}): Promise<HostState> {
   const desired = desiredHost(fleet, host.name);
-  const [observed, deployed] = await Promise.all([
-    observeHost(conn, observeOptions(host.settings)),
-    readDeployed(opts.recordDir ?? host.dir),
-  ]);
+  const deployed = await readDeployed(opts.recordDir ?? host.dir);
   const plan = planHost({ host, desired, observed, deployed, ...(opts.only ? { only: opts.only } : {}), ...(opts.pulled ? { pulled: opts.pulled } : {}) });
   return { host, desired, observed, deployed, plan };
 }

@@ -105,34 +105,42 @@ if command -v flock >/dev/null 2>&1; then exec 9>"$L.guard"; flock -w 30 9 || { 
 `;
 
 /**
- * Takes the lock. Prints `status=taken`, or `status=took-over reason=<why>` + the previous holder
- * (stale, or --force), or `status=held …` + the holder with exit 3.
+ * `take_lock DIR HOLDER_JSON TTL FORCE TOKEN` (a subshell, so the guard's flock ends with it): prints
+ * `status=taken`, or `status=took-over reason=<why>` + the previous holder (stale, or force), or
+ * `status=held …` + the holder and returns 3. Shared by takeLockCommand and the observe script, which
+ * takes the lock and observes in one round trip.
  */
+export const TAKE_LOCK_SH = String.raw`
+take_lock() (
+  L=$1; J=$2; TTL=$3; FORCE=$4; TOKEN=$5
+${GUARD_SH}
+  prev=""
+  if [ -d "$L" ]; then
+    st=$(lock_state "$L")
+    case $st in
+      status=held*) if [ "$FORCE" != 1 ]; then printf "%s
+" "$st"; exit 3; fi;;
+    esac
+    prev=$st; rm -rf "$L"
+  fi
+  mkdir "$L" || { echo "status=error reason=mkdir-failed"; exit 4; }
+  printf "%s
+" "$J" >"$L/holder.json"
+  printf "%s
+" "$TOKEN" >"$L/token"
+  man8s_session >"$L/session"
+  echo $(( $(date +%s) + TTL )) >"$L/expires"
+  if [ -n "$prev" ]; then
+    printf "%s
+" "$prev" | sed "1s/^status=[a-z]*/status=took-over/"
+  else echo "status=taken"; fi
+)
+`;
+
+/** Takes the lock (see TAKE_LOCK_SH for what it prints); exit 3 = held by another live deploy. */
 export function takeLockCommand(holder: LockHolder, o: { dir?: string; force?: boolean } = {}): RemoteCommand {
-  const script = [
-    LOCK_STATE_SH,
-    'L=$1; J=$2; TTL=$3; FORCE=$4; TOKEN=$5',
-    GUARD_SH,
-    'prev=""',
-    'if [ -d "$L" ]; then',
-    '  st=$(lock_state "$L")',
-    '  case $st in',
-    '    status=held*) if [ "$FORCE" != 1 ]; then printf "%s\\n" "$st"; exit 3; fi;;',
-    '  esac',
-    '  prev=$st; rm -rf "$L"',
-    'fi',
-    'mkdir "$L" || { echo "status=error reason=mkdir-failed"; exit 4; }',
-    'printf "%s\\n" "$J" >"$L/holder.json"',
-    'printf "%s\\n" "$TOKEN" >"$L/token"',
-    'man8s_session >"$L/session"',
-    'echo $(( $(date +%s) + TTL )) >"$L/expires"',
-    'if [ -n "$prev" ]; then',
-    '  printf "%s\\n" "$prev" | sed "1s/^status=[a-z]*/status=took-over/"',
-    'else echo "status=taken"; fi',
-  ].join('\n');
-  return {
-    argv: ['sh', '-c', script, 'man8s-lock', o.dir ?? LOCK_DIR, JSON.stringify(holder), String(holder.ttl), o.force ? '1' : '0', holder.token],
-  };
+  const script = [LOCK_STATE_SH, TAKE_LOCK_SH, 'take_lock "$@"'].join('\n');
+  return { argv: ['sh', '-c', script, 'man8s-lock', o.dir ?? LOCK_DIR, JSON.stringify(holder), String(holder.ttl), o.force ? '1' : '0', holder.token] };
 }
 
 /** Releases a lock this run owns (token), or any lock with force (`man8s unlock`). Exit 3 = not ours. */

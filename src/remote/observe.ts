@@ -15,7 +15,7 @@ import type { Engine, MountType, SyncedType, TreeEntry, HostSettings } from '../
 import { MOUNT_TYPES, SYNCED_TYPES } from '../fleet/model.js';
 import { UserError } from '../errors.js';
 import { MANAGED_LABEL, type ComposeFlavor } from './engine.js';
-import { LOCK_STATE_SH, parseLockResponse } from './lock.js';
+import { LOCK_STATE_SH, TAKE_LOCK_SH, parseLockResponse, type LockHolder, type LockResponse } from './lock.js';
 import { hostPaths, LOCK_DIR, STARTED_FILES } from './paths.js';
 import type { Observed, ObservedContainer } from './observed.js';
 import { ENGINE_SH } from './engine-probe.js';
@@ -25,9 +25,11 @@ export const OBSERVE_MAGIC = 'man8s-observe 1\n';
 
 export const OBSERVE_SCRIPT = String.raw`
 SP=$1; ENGINE=$2; NS=$3; SNAP=$4; LOCKDIR=$5; STATE=$6; YGGEP=$7
+shift 7; LOCKJ=$1; LOCKTTL=$2; LOCKTOKEN=$3
 T=$(mktemp -d 2>/dev/null || mktemp -d -t man8s.XXXXXX) || { echo "man8s-observe: mktemp failed" >&2; exit 70; }
 trap 'rm -rf "$T"' EXIT
 ${LOCK_STATE_SH}
+${TAKE_LOCK_SH}
 sec() {
   n=$1; shift
   "$@" >"$T/o" 2>"$T/e"; rc=$?
@@ -91,6 +93,11 @@ startedfiles() (
   exit 0
 )
 printf 'man8s-observe 1\n'
+# A deploy takes its lock first, in the same round trip; a lock held by another deploy ends it here.
+if [ -n "$LOCKJ" ]; then
+  sec takelock take_lock "$LOCKDIR" "$LOCKJ" "$LOCKTTL" 0 "$LOCKTOKEN"
+  [ "$rc" -eq 0 ] || exit 0
+fi
 sec meta meta
 sec storage storage
 sec tree.conf tree conf
@@ -119,6 +126,8 @@ export interface ObserveOptions {
   stateDir?: string;
   /** yggdrasilctl -endpoint, when the admin socket is not the default. */
   yggEndpoint?: string;
+  /** Take the deploy lock for this holder first (lockAndObserveHost). */
+  lockFor?: LockHolder;
 }
 
 /** The observe options of a fleet host: its storage path, engine and nerdctl namespace/snapshotter. */
@@ -140,6 +149,7 @@ export function observeCommand(o: ObserveOptions): RemoteCommand {
       o.lockDir ?? LOCK_DIR,
       o.stateDir ?? paths.state,
       o.yggEndpoint ?? '',
+      ...(o.lockFor ? [JSON.stringify(o.lockFor), String(o.lockFor.ttl), o.lockFor.token] : []),
     ],
     stdin: OBSERVE_SCRIPT,
   };
@@ -406,17 +416,45 @@ export function parseObserveOutput(buf: Buffer, o: { storagePath: string; engine
   };
 }
 
-/** Observes a host over its connection: one remote command. */
-export async function observeHost(conn: Connection, o: ObserveOptions & { timeoutMs?: number }): Promise<Observed> {
+async function runObserve(conn: Connection, o: ObserveOptions & { timeoutMs?: number }): Promise<Buffer> {
   const cmd = observeCommand(o);
   const r = await conn.runRaw(cmd.argv, { stdin: cmd.stdin!, timeoutMs: o.timeoutMs ?? 120_000 });
   if (r.stdout.indexOf(OBSERVE_MAGIC) < 0) {
     const why = r.stderr.toString('utf8').trim().split('\n').slice(-3).join(' ') || `exit ${r.code}`;
     throw new UserError(`${conn.host}: observing the host failed (${why}); the host needs a POSIX sh with GNU find and coreutils`);
   }
+  return r.stdout;
+}
+
+function parseOrFail(conn: Connection, out: Buffer, o: ObserveOptions): Observed {
   try {
-    return parseObserveOutput(r.stdout, o);
+    return parseObserveOutput(out, o);
   } catch (err) {
     throw new UserError(`${conn.host}: could not understand the host's observe output (${(err as Error).message}); run again with --verbose and report it`);
   }
+}
+
+/** Observes a host over its connection: one remote command. */
+export async function observeHost(conn: Connection, o: ObserveOptions & { timeoutMs?: number }): Promise<Observed> {
+  const { lockFor: _none, ...plain } = o;
+  return parseOrFail(conn, await runObserve(conn, plain), plain);
+}
+
+/**
+ * Takes the deploy lock for `holder` and observes, in ONE remote command. When another live deploy
+ * holds the lock, nothing is observed: the answer is the lock's state (status held), for the caller to
+ * wait and retry.
+ */
+export async function lockAndObserveHost(conn: Connection, o: ObserveOptions & { timeoutMs?: number }, holder: LockHolder): Promise<{ lock: LockResponse; observed?: Observed }> {
+  const out = await runObserve(conn, { ...o, lockFor: holder });
+  let lock: LockResponse;
+  try {
+    const taking = splitSections(out).get('takelock');
+    if (!taking) throw new Error('no takelock section');
+    lock = parseLockResponse(taking.out.toString('utf8'));
+  } catch (err) {
+    throw new UserError(`${conn.host}: could not take the deploy lock (${(err as Error).message}); run again with --verbose and report it`);
+  }
+  if (lock.status !== 'taken' && lock.status !== 'took-over') return { lock };
+  return { lock, observed: parseOrFail(conn, out, o) };
 }

@@ -55,7 +55,11 @@ environment:
 extra_compose_configs:
   command: ["sleep", "infinity"]
 `;
+// /etc/other is a conf mount whose folder has no file in git (git cannot store an empty folder).
 const OTHER = (env = 'one') => `image: busybox:latest
+mount:
+  conf:
+    /etc/other: {owner: [1000, 1000], perm: "750"}
 environment:
   ROUND: "${env}"
 extra_compose_configs:
@@ -83,6 +87,7 @@ before(async () => {
   fleet.write('hosts/relink/conf/web/www/sites-enabled/a.conf', { symlink: '../sites-available/a.conf' });
   fleet.write('hosts/lothric/conf/client/container.yaml', CLIENT());
   fleet.write('hosts/tarrey/conf/other/container.yaml', OTHER());
+  fleet.write('hosts/tarrey/conf/other/notes.txt', 'one\n');
   fleet.commit('fleet');
 });
 
@@ -124,14 +129,63 @@ describe('deploy', () => {
 
   test('a second deploy changes nothing: same containers, no commit', async () => {
     const before = await Promise.all(['db', 'app', 'web'].map((n) => inspect(sb, 'relink', n)));
+    const other = await inspect(sb, 'tarrey', 'other');
     const head = fleet.git('rev-parse', 'HEAD').trim();
     const r = await deploy(['--all']);
     assert.equal(r.code, 0, explain(r));
     assert.match(r.stdout, /relink \(.*\): 3 unchanged/);
+    assert.match(r.stdout, /tarrey \(.*\): 1 unchanged/);
     assert.deepEqual(await Promise.all(['db', 'app', 'web'].map((n) => inspect(sb, 'relink', n))), before);
+    assert.deepEqual(await inspect(sb, 'tarrey', 'other'), other, 'the empty conf mount folder is not a change');
     assert.equal(fleet.git('rev-parse', 'HEAD').trim(), head);
     const plan = await fleet.man8s(['plan', '--detailed-exitcode']);
     assert.equal(plan.code, 0, explain(plan));
+  });
+
+  test('a conf mount folder git cannot store survives a restart with its owner and mode; then no-op again', async () => {
+    const folder = '/var/lib/man8s/conf/other/etc/other';
+    assert.equal((await sb.mustRun('tarrey', ['stat', '-c', '%u:%g %a', folder])).trim(), '1000:1000 750');
+    const before = (await inspect(sb, 'tarrey', 'other'))!;
+    fleet.write('hosts/tarrey/conf/other/notes.txt', 'two\n');
+    fleet.commit('other: notes two');
+    const r = await deploy(['tarrey']);
+    assert.equal(r.code, 0, explain(r));
+    const restarted = (await inspect(sb, 'tarrey', 'other'))!;
+    assert.equal(restarted.id, before.id);
+    assert.notEqual(restarted.startedAt, before.startedAt, 'restarted for notes.txt');
+    assert.equal((await sb.mustRun('tarrey', ['stat', '-c', '%u:%g %a', folder])).trim(), '1000:1000 750', 'the sync kept the mount folder');
+    const again = await deploy(['tarrey']);
+    assert.equal(again.code, 0, explain(again));
+    assert.match(again.stdout, /tarrey \(.*\): 1 unchanged/);
+    assert.deepEqual(await inspect(sb, 'tarrey', 'other'), restarted);
+  });
+
+  test('files synced by a deploy that stopped before the restart: the next plan restarts the container, saying why', async () => {
+    // The state a deploy leaves when it dies between the sync and the restart (connection lost, a
+    // second Ctrl-C, SIGKILL): the host has the new files, the container runs with the old ones.
+    fleet.write('hosts/tarrey/conf/other/notes.txt', 'three\n');
+    fleet.commit('other: notes three');
+    await sb.mustRun('tarrey', ['sh', '-c', 'cat > /var/lib/man8s/conf/other/notes.txt'], { input: 'three\n' });
+    const before = (await inspect(sb, 'tarrey', 'other'))!;
+    const plan = await fleet.man8s(['plan', 'tarrey', '--detailed-exitcode']);
+    assert.equal(plan.code, 2, explain(plan));
+    assert.match(plan.stdout, /~\s+restart\s+other\s+files synced but the container was not restarted: an earlier deploy stopped midway/);
+    const r = await deploy(['tarrey']);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.stdout, /^tarrey: 1 restarted$/m);
+    const after = (await inspect(sb, 'tarrey', 'other'))!;
+    assert.equal(after.id, before.id);
+    assert.notEqual(after.startedAt, before.startedAt);
+    assert.equal((await fleet.man8s(['plan', 'tarrey', '--detailed-exitcode'])).code, 0);
+  });
+
+  test('uncommitted fleet settings (man8s.yaml) are refused like uncommitted host files', async () => {
+    const settings = readFileSync(join(fleet.dir, 'man8s.yaml'), 'utf8');
+    fleet.write('man8s.yaml', `${settings}# an edit not committed\n`);
+    const r = await deploy(['relink']);
+    assert.equal(r.code, 1, explain(r));
+    assert.match(r.stderr, /^man8s: the fleet has uncommitted changes \(man8s\.yaml\): commit them first, or pass --allow-dirty/);
+    fleet.write('man8s.yaml', settings);
   });
 
   test('a socket folder shared by reference is the same folder in both containers', async () => {
@@ -219,6 +273,30 @@ describe('deploy', () => {
     assert.equal(waited.code, 0, explain(waited));
   });
 
+  test('SIGTERM while waiting for a lock releases the locks already taken and exits 130 with one line', async () => {
+    fleet.write('hosts/tarrey/conf/other/container.yaml', OTHER('four'));
+    fleet.commit('other: four');
+    const holder = fleet.man8s(['deploy', '--yes', 'tarrey', '--settle', '10']);
+    const lockOf = async (host: string) => (await sb.run(host, ['cat', '/run/lock/man8s/holder.json'])).stdout;
+    for (let i = 0; i < 100 && !(await lockOf('tarrey')); i++) await new Promise((r) => setTimeout(r, 200));
+    const waiting = spawn(process.execPath, [CLI, 'deploy', '--yes', 'relink', 'tarrey', '--lock-wait', '120'], { cwd: fleet.dir, env: { ...process.env, CI: '1' } });
+    let out = '';
+    waiting.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    waiting.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const closed = new Promise<number | null>((resolve) => waiting.on('close', resolve));
+    // It holds relink's lock while it waits for tarrey's.
+    for (let i = 0; i < 100 && !(await lockOf('relink')).includes(`"pid":${waiting.pid}`); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.match(await lockOf('relink'), new RegExp(`"pid":${waiting.pid}`), out);
+    const signalled = Date.now();
+    waiting.kill('SIGTERM');
+    assert.equal(await closed, 130, out);
+    assert.ok(Date.now() - signalled < 10_000, 'it stopped waiting at once');
+    assert.equal(out, 'man8s: interrupted: nothing was changed on any host; locks released\n');
+    assert.equal((await sb.run('relink', ['test', '-e', '/run/lock/man8s'])).code, 1, "relink's lock released");
+    const first = await holder;
+    assert.equal(first.code, 0, explain(first));
+  });
+
   test('an unknown host key is refused until accepted; a changed key is always refused', async () => {
     const knownHosts = join(fleet.dir, 'known_hosts');
     writeFileSync(knownHosts, '');
@@ -254,6 +332,35 @@ describe('deploy', () => {
     const again = await deploy(['--changed']);
     assert.equal(again.code, 0, explain(again));
     assert.match(again.stdout, /no host to deploy: none changed/);
+  });
+
+  test('Ctrl-C at the confirmation prompt changes nothing, releases the lock and exits 130 with one line', async () => {
+    const before = (await inspect(sb, 'relink', 'app'))!;
+    fleet.write('hosts/relink/conf/app/etc/app/app.conf', 'level = 9\n');
+    fleet.commit('app: level 9');
+    // A real terminal (script(1) gives the deploy a pty), where readline reads Ctrl-C as a key.
+    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'dumb', NO_COLOR: '1' };
+    delete env.CI;
+    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI} deploy relink`, '/dev/null'], { cwd: fleet.dir, env });
+    let out = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('utf8');
+      if (!sent && /Deploy to relink\? \[y\/N\]/.test(out)) {
+        sent = true;
+        child.stdin.write('\x03');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.ok(sent, out);
+    assert.equal(code, 130, out);
+    assert.doesNotMatch(out, /internal error/);
+    assert.equal(out.match(/^man8s: .*$/gm)?.length, 1, out);
+    assert.match(out, /^man8s: interrupted: nothing was changed on any host; locks released\r?$/m);
+    assert.equal((await sb.run('relink', ['test', '-e', '/run/lock/man8s'])).code, 1, 'lock released');
+    assert.deepEqual(await inspect(sb, 'relink', 'app'), before);
+    assert.equal(await sb.mustRun('relink', ['cat', '/var/lib/man8s/conf/app/etc/app/app.conf']), 'level = 1\n');
+    fleet.git('revert', '--no-edit', 'HEAD');
   });
 
   test('Ctrl-C finishes the current step, skips the rest with their files put back, and releases the lock', async () => {

@@ -13,7 +13,7 @@ import { Connection, connectHost, type TransportEvent } from '../../src/remote/t
 import { resolveHost } from '../../src/remote/ssh-config.js';
 import { fingerprintSha256 } from '../../src/remote/known-hosts.js';
 import { makeFolderSkeleton, mountFoldersInTrees, pushTreesArgv, runRsync } from '../../src/remote/rsync.js';
-import { observeHost } from '../../src/remote/observe.js';
+import { lockAndObserveHost, observeHost } from '../../src/remote/observe.js';
 import { newLockHolder, parseLockResponse, readLockCommand, takeLockCommand } from '../../src/remote/lock.js';
 import { UserError } from '../../src/errors.js';
 import { HostFailure, openHost } from '../../src/apply/hosts.js';
@@ -407,6 +407,22 @@ test('observe through sshd: one command returns the tree; lock state from the ho
   assert.deepEqual(o.trees.conf, { web: [{ path: 'a b', kind: 'file', mode: 0o644, size: 1, sha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881' }] });
   assert.equal(o.engine.kind, 'nerdctl');
   assert.equal(o.lock.status, 'free');
+
+  // A deploy takes its lock and observes in the same one command; a second deploy observes nothing.
+  const lockDir = join(root, 'lock');
+  const a = newLockHolder({ host: 'testhost', who: 'a@laptop' });
+  const n = conn.stats().commands;
+  const first = await lockAndObserveHost(conn, { storagePath: sp, engine: 'nerdctl', lockDir }, a);
+  assert.equal(conn.stats().commands - n, 1, 'one remote command');
+  assert.equal(first.lock.status, 'taken');
+  assert.deepEqual(first.observed?.trees.conf, o.trees.conf);
+  assert.equal(first.observed?.lock.status, 'held');
+  assert.equal(first.observed?.lock.holder?.token, a.token);
+  const second = await lockAndObserveHost(conn, { storagePath: sp, engine: 'nerdctl', lockDir }, newLockHolder({ host: 'testhost', who: 'b@ci' }));
+  assert.equal(second.lock.status, 'held');
+  assert.equal(second.lock.holder?.who, 'a@laptop');
+  assert.equal(second.observed, undefined);
+  assert.equal(JSON.parse(readFileSync(join(lockDir, 'holder.json'), 'utf8')).token, a.token, 'the holder keeps it');
 });
 
 test('lock through sshd: a holder whose ssh session is gone is stale and taken over', async () => {
