@@ -36,3 +36,22 @@ export function netShellArgv(t: EngineTarget, name: string): string[] {
 export function passthroughArgv(t: EngineTarget, args: readonly string[]): string[] {
   return [...engineCli(t), ...args];
 }
+
+/**
+ * Runs "$@" until it ends or until the session's stdin closes, whichever comes first. OpenSSH does not
+ * signal a command without a pty when the session ends, so `logs -f` on a quiet container would keep
+ * running on the host after Ctrl-C; here the end of stdin (the channel closing) stops it. The caller keeps
+ * stdin open, writing nothing, for as long as it wants the command to run.
+ */
+export const UNTIL_STDIN_CLOSES_SCRIPT = String.raw`exec 3<&0
+"$@" </dev/null &
+p=$!
+{ read -r _ <&3; kill "$p" 2>/dev/null; } &
+w=$!
+wait "$p"; rc=$?
+kill "$w" 2>/dev/null
+exit "$rc"`;
+
+export function untilStdinClosesArgv(argv: readonly string[]): string[] {
+  return ['sh', '-c', UNTIL_STDIN_CLOSES_SCRIPT, 'man8s-follow', ...argv];
+}

@@ -100,7 +100,8 @@ function deployedText(d: DeployedVsHead): string {
   const when = d.deployedAt ? ` at ${d.deployedAt}` : '';
   if (d.changesSince === null) return `${short(d.commit)}${when}; not in this clone's history (HEAD ${short(d.head)})`;
   if (d.changesSince === 0) return `${short(d.commit)}${when}; up to date with HEAD ${short(d.head)}`;
-  return `${short(d.commit)}${when}; behind HEAD ${short(d.head)}: ${d.changesSince} commit${d.changesSince === 1 ? '' : 's'} change this host since`;
+  const one = d.changesSince === 1;
+  return `${short(d.commit)}${when}; behind HEAD ${short(d.head)}: ${d.changesSince} commit${one ? ' changes' : 's change'} this host since`;
 }
 
 /** Pure: the text block of one host. */

@@ -13,7 +13,7 @@ import { completeNames, readFleetNames } from '../../src/ops/completion.js';
 import { parseFramed, type ProbeSection } from '../../src/ops/probe.js';
 import { commitImport, decideImport, gitFailureLine, importedHostYaml, parseMbctlConfig, type ImportProbe } from '../../src/ops/import.js';
 import { sshCommandArgv } from '../../src/ops/ssh.js';
-import { containerExecArgv, containerShellArgv, netShellArgv, passthroughArgv, SHELL_SCRIPT } from '../../src/ops/container-commands.js';
+import { containerExecArgv, containerShellArgv, netShellArgv, passthroughArgv, SHELL_SCRIPT, untilStdinClosesArgv } from '../../src/ops/container-commands.js';
 import { deployedVsHead, formatHostStatus, reachableStatus, type ReachableStatus } from '../../src/ops/status.js';
 import { openRepo } from '../../src/git/repo.js';
 import type { HostSpec } from '../../src/fleet/model.js';
@@ -501,6 +501,7 @@ test('deployedVsHead counts the commits since the deployed one that change this 
   const behind = await deployedVsHead(repo, host, record, head);
   assert.equal(behind.changesSince, 2);
   assert.match(formatHostStatus({ ...statusOf(host), deployed: behind }), new RegExp(`deployed {4}${deployedAt.slice(0, 12)} at 2025-06-01T10:00:00Z; behind HEAD ${head.slice(0, 12)}: 2 commits change this host since`));
+  assert.match(formatHostStatus({ ...statusOf(host), deployed: { ...behind, changesSince: 1 } }), /: 1 commit changes this host since\n/);
   // A commit this clone does not have (a shallow CI checkout, a rewritten history): unknown, not 0.
   assert.equal((await deployedVsHead(repo, host, { ...record, commit: 'f'.repeat(40) }, head)).changesSince, null);
   assert.deepEqual(await deployedVsHead(repo, host, null, head), { commit: null, deployedAt: null, head, changesSince: null });
@@ -677,4 +678,28 @@ test('completion: names come from the folders (hosts with host.yaml, conf/ folde
   assert.deepEqual([...readFleetNames(join(dir, 'infra'))], [], 'no man8s.yaml here and no hosts/ below: no names, no error');
   writeEntries(dir, { 'man8s.yaml': 'fleet: [\n' });
   assert.deepEqual([...readFleetNames(dir)], [], 'a broken man8s.yaml is validate\'s business');
+});
+
+test('untilStdinClosesArgv: the command runs until it ends (its exit code kept) or until stdin closes', async () => {
+  const argv = untilStdinClosesArgv(['sh', '-c', 'echo "$1"; exit 7', 'x', "it's"]);
+  assert.deepEqual(argv.slice(0, 2), ['sh', '-c']);
+  assert.deepEqual(argv.slice(3), ['man8s-follow', 'sh', '-c', 'echo "$1"; exit 7', 'x', "it's"]);
+  const { spawn } = await import('node:child_process');
+  const run = (a: string[], closeAfterMs?: number) =>
+    new Promise<{ code: number | null; out: string; ms: number }>((resolve) => {
+      const started = Date.now();
+      const child = spawn(a[0]!, a.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      if (closeAfterMs !== undefined) setTimeout(() => child.stdin.end(), closeAfterMs);
+      child.on('close', (code) => resolve({ code, out, ms: Date.now() - started }));
+    });
+  // stdin held open: the command's own end and exit code.
+  const ended = await run(argv, 5000);
+  assert.deepEqual([ended.code, ended.out], [7, "it's\n"]);
+  assert.ok(ended.ms < 4000, `it waited for stdin: ${ended.ms} ms`);
+  // A command that would run for minutes stops when stdin closes.
+  const stopped = await run(untilStdinClosesArgv(['sleep', '300']), 200);
+  assert.notEqual(stopped.code, 0);
+  assert.ok(stopped.ms < 4000, `still running ${stopped.ms} ms after stdin closed`);
 });

@@ -3,8 +3,8 @@ import { UserError } from '../../errors.js';
 import type { HostSpec } from '../../fleet/model.js';
 import { openHost } from '../../apply/hosts.js';
 import { engineTarget, logsArgv } from '../../remote/engine.js';
-import { attach, wantTty } from '../../ops/attach.js';
-import { containerExecArgv, containerShellArgv, netShellArgv } from '../../ops/container-commands.js';
+import { attach, wantTty, type AttachOptions } from '../../ops/attach.js';
+import { containerExecArgv, containerShellArgv, netShellArgv, untilStdinClosesArgv } from '../../ops/container-commands.js';
 import { findContainer } from '../../ops/find-container.js';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
@@ -12,7 +12,7 @@ import { argsAfterDashDash } from '../passthrough-args.js';
 import { connectSettings, withRemoteOptions, type RemoteOptions } from '../remote-options.js';
 
 /** Opens the host, runs argv attached to this terminal, and exits with the remote exit code. */
-async function runAttached(host: HostSpec, args: RemoteOptions & GlobalOptions, argv: string[], o: { tty: boolean; stdin: boolean }): Promise<void> {
+async function runAttached(host: HostSpec, args: RemoteOptions & GlobalOptions, argv: string[], o: AttachOptions): Promise<void> {
   const conn = await openHost(host, connectSettings(args));
   try {
     process.exitCode = await attach(conn, argv, o);
@@ -52,7 +52,8 @@ export const logsCommand: CommandModule<GlobalOptions, LogsArgs> = {
       ...(args.since !== undefined ? { since: args.since } : {}),
       timestamps: args.timestamps,
     });
-    await runAttached(host, args, argv, { tty: false, stdin: false });
+    // -f runs until Ctrl-C: the watchdog makes Ctrl-C stop it on the host as well.
+    await runAttached(host, args, args.follow ? untilStdinClosesArgv(argv) : argv, { tty: false, stdin: false, holdStdin: args.follow });
   },
 };
 
