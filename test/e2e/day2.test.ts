@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { loadFleetOrFail } from '../../src/cli/context.js';
 import { openHost } from '../../src/apply/hosts.js';
@@ -32,12 +33,16 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs the built man8s in `cwd`, stdin from `input` (never a TTY), never against the overlay (host.yaml says where). */
-function man8s(cwd: string, args: string[], input = ''): Promise<CliResult> {
+/**
+ * Runs the built man8s in `cwd`, stdin from `input` (never a TTY), never against the overlay unless
+ * `extraEnv` names it (host.yaml says where).
+ */
+function man8s(cwd: string, args: string[], input = '', extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env };
     delete env.MAN8S_SANDBOX;
     delete env.MAN8S_SANDBOX_OVERLAY;
+    Object.assign(env, extraEnv);
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -137,6 +142,7 @@ describe('live ls, status, sessions and lifecycle', () => {
           'd2-files': BUSY(),
           'd2-spec': BUSY(),
           'd2-twin': BUSY(),
+          'd2-byhand': BUSY(),
         },
       },
       lothric: { containers: { 'd2-twin': BUSY() } },
@@ -151,6 +157,10 @@ describe('live ls, status, sessions and lifecycle', () => {
     await commitAll(repo, 'drift');
     // An orphan: labelled as man8s's, not in git.
     await sb.mustRun('relink', ['docker', 'run', '-d', '--name', 'd2-orphan', '--label', 'io.man8s.managed=true', '--network', 'man8br', 'busybox:latest', 'sleep', '100000']);
+    // Made like mbctl does (a conf folder, a container without man8s's labels): one git has, one it does
+    // not; and a conf folder left behind with no container and not in git.
+    await sb.mustRun('relink', ['sh', '-c', 'for n in d2-byhand d2-mbctl d2-leftover; do mkdir -p /var/lib/man8s/conf/$n && echo "image: busybox:latest" > /var/lib/man8s/conf/$n/container.yaml; done']);
+    for (const n of ['d2-byhand', 'd2-mbctl']) await sb.mustRun('relink', ['docker', 'run', '-d', '--name', n, '--hostname', n, '--network', 'man8br', 'busybox:latest', 'sleep', '100000']);
   });
 
   test('ls shows Up/in sync, Never/not deployed, Orphan, files drift and spec drift, with ygg addresses', async () => {
@@ -167,6 +177,12 @@ describe('live ls, status, sessions and lifecycle', () => {
     assert.equal(lsRow(r.stdout, 'relink', 'd2-spec')[6], 'spec drift');
     assert.deepEqual(lsRow(r.stdout, 'relink', 'd2-orphan').slice(3), ['Orphan', '-', '-', 'not in git']);
     assert.equal(lsRow(r.stdout, 'lothric', 'd2-twin')[3], 'Never');
+    // mbctl's containers and folders: in git but unlabelled, not in git at all, and a folder alone.
+    const byHand = lsRow(r.stdout, 'relink', 'd2-byhand');
+    assert.match(byHand[3]!, /^Up /);
+    assert.equal(byHand[6], 'made outside man8s');
+    assert.deepEqual(lsRow(r.stdout, 'relink', 'd2-mbctl').slice(2), ['busybox:latest', 'Orphan', '-', '-', 'not in git']);
+    assert.deepEqual(lsRow(r.stdout, 'relink', 'd2-leftover').slice(2), ['-', 'Orphan (no container)', '-', '-', 'not in git']);
 
     const j = await man8s(repo, ['ls', 'relink', '--json']);
     assert.equal(j.code, 0, j.stderr);
@@ -176,6 +192,8 @@ describe('live ls, status, sessions and lifecycle', () => {
     assert.equal(spec.state, 'running');
     assert.match(spec.reasons.join(' '), /settings changed/);
     assert.equal(rows.find((row) => row.name === 'd2-never')!.state, null);
+    assert.match(rows.find((row) => row.name === 'd2-mbctl')!.reasons.join('\n'), /^Up [^\n]*, made outside man8s \(no io\.man8s labels\), not in git$/);
+    assert.deepEqual(rows.find((row) => row.name === 'd2-leftover')!.reasons, ['conf/d2-leftover on the host, no container, not in git']);
   });
 
   test('logs prints the container output; exec passes output, stdin and exit code through', async () => {
@@ -193,6 +211,52 @@ describe('live ls, status, sessions and lifecycle', () => {
 
     const piped = await man8s(repo, ['exec', 'd2-up', '--', 'wc', '-l'], 'a\nb\nc\n');
     assert.equal(piped.stdout.trim(), '3');
+  });
+
+  test('logs --since shows only what came after; logs -f prints a line written after it started, until Ctrl-C', async () => {
+    // Lines written to the container's own stdout (PID 1's), as the app would log them.
+    const say = (text: string) => sb.mustRun('relink', ['docker', 'exec', 'd2-up', 'sh', '-c', 'echo "$1" > /proc/1/fd/1', 'say', text]);
+    await say('marker-before');
+    await sleep(2100);
+    const since = (await sb.mustRun('relink', ['date', '-u', '+%Y-%m-%dT%H:%M:%SZ'])).trim();
+    await sleep(1100);
+    await say('marker-after');
+    const recent = await man8s(repo, ['logs', 'd2-up', '--since', since]);
+    assert.equal(recent.code, 0, recent.stderr);
+    assert.match(recent.stdout, /^marker-after$/m);
+    assert.doesNotMatch(recent.stdout, /marker-before|hello from/);
+    const tenMinutes = await man8s(repo, ['logs', 'd2-up', '--since', '10m']);
+    assert.match(tenMinutes.stdout, /hello from d2-up\n(.*\n)*marker-before\n(.*\n)*marker-after\n/);
+
+    const env = { ...process.env };
+    delete env.MAN8S_SANDBOX;
+    delete env.MAN8S_SANDBOX_OVERLAY;
+    const follow = spawn(process.execPath, [CLI, 'logs', '-f', '--tail', '1', 'd2-up'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    follow.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => follow.on('close', (code) => resolve(code)));
+    const waitFor = async (text: string): Promise<void> => {
+      for (let i = 0; i < 200 && !out.includes(text); i++) await sleep(100);
+      assert.ok(out.includes(text), `logs -f never printed ${text}; got:\n${out}`);
+    };
+    try {
+      await waitFor('marker-after');
+      await say('marker-followed');
+      await waitFor('marker-followed\n');
+      follow.kill('SIGINT');
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')]);
+      assert.equal(code, 130, 'Ctrl-C ends logs -f with 130, as ssh');
+      // …and on the host too: no `docker logs --follow` left behind (the [1] keeps pgrep from matching itself).
+      let left = 0;
+      for (let i = 0; i < 50; i++) {
+        left = (await sb.run('relink', ['pgrep', '-f', 'logs --follow --tail [1] d2-up'])).code === 0 ? 1 : 0;
+        if (!left) break;
+        await sleep(100);
+      }
+      assert.equal(left, 0, 'docker logs --follow still runs on the host after Ctrl-C');
+    } finally {
+      follow.kill('SIGKILL');
+    }
   });
 
   test('with a terminal, exec gets a pty (window size included) and still passes the exit code', async () => {
@@ -251,10 +315,11 @@ describe('live ls, status, sessions and lifecycle', () => {
     assert.notEqual(afterStart, before);
     assert.match(lsRow((await man8s(repo, ['ls', 'relink'])).stdout, 'relink', 'd2-up')[3]!, /^Up /);
 
-    // Never created: the engine's error is reported for the host, exit 1.
-    const never = await man8s(repo, ['start', 'd2-never']);
-    assert.equal(never.code, 1);
-    assert.match(never.stdout, /^relink: error: start d2-never failed \(exit 1\): .*d2-never/m);
+    // Never created: the engine's error for that name, on stderr, exit 1; the other name is still done.
+    const both = await man8s(repo, ['start', 'd2-never', 'd2-up', 'lothric/d2-twin']);
+    assert.equal(both.code, 1);
+    assert.equal(both.stdout, 'relink/d2-up: started\n');
+    assert.match(both.stderr, /^man8s: lothric\/d2-twin: not started: .*d2-twin.*\nman8s: relink\/d2-never: not started: .*No such container: d2-never.*\n$/);
   });
 
   test('status: engine, yggdrasil = host.yaml, deployed vs HEAD, lock, containers up/total', async () => {
@@ -265,10 +330,12 @@ describe('live ls, status, sessions and lifecycle', () => {
     assert.ok(r.stdout.includes(`  yggdrasil   ${sb.overlay.hosts.relink!.yggaddr} (= host.yaml)`), r.stdout);
     assert.match(r.stdout, /^ {2}deployed {4}never deployed by man8s \(HEAD [0-9a-f]{12}\)$/m);
     assert.match(r.stdout, /^ {2}lock {8}free$/m);
-    assert.match(r.stdout, /^ {2}containers {2}3\/5 up, 1 orphan \(not in git\)$/m);
+    // In git: d2-up, d2-files, d2-spec and d2-byhand (made by hand) run, d2-never and d2-twin do not;
+    // orphans: d2-orphan (labelled) and d2-mbctl (made by hand, conf folder), as ls lists them.
+    assert.match(r.stdout, /^ {2}containers {2}4\/6 up, 2 orphans \(not in git\)$/m);
     assert.match(r.stdout, /^tarrey {2}reachable/m);
     const j = JSON.parse((await man8s(repo, ['status', 'relink', '--json'])).stdout) as Array<{ containers: { up: number; total: number } }>;
-    assert.deepEqual(j[0]!.containers, { up: 3, total: 5, orphans: 1 });
+    assert.deepEqual(j[0]!.containers, { up: 4, total: 6, orphans: 2 });
   });
 
   test('nerdctl passes through to the engine; ssh runs the user\'s ssh with the fleet ssh_config', async () => {
@@ -303,6 +370,46 @@ describe('live ls, status, sessions and lifecycle', () => {
   });
 });
 
+describe('status and ls under --sandbox read the records a sandbox deploy writes', () => {
+  test('deploy --sandbox, then status says up to date; a commit changing the host makes it behind; ls sees host edits since the deploy', async () => {
+    const repo = await makeFleet('records', { relink: { containers: { 'd2-rec': BUSY() } }, lothric: {} });
+    write(join(repo, '.gitignore'), '.man8s/\n');
+    write(join(repo, 'hosts/relink/conf/d2-rec/etc/app.conf'), 'v=1\n');
+    await commitAll(repo, 'record fleet');
+    const overlay = { MAN8S_SANDBOX_OVERLAY: sb.overlayFile };
+    const run = (args: string[]) => man8s(repo, [...args, '--sandbox'], '', overlay);
+
+    const dep = await run(['deploy', 'relink', '--yes', '--settle', '1', '--lock-wait', '300']);
+    assert.equal(dep.code, 0, dep.stdout + dep.stderr);
+    assert.ok(existsSync(join(repo, '.man8s/sandbox/deployed/relink/deployed.yaml')), 'the sandbox record');
+    assert.equal(existsSync(join(repo, 'hosts/relink/deployed.yaml')), false, 'nothing in the fleet');
+    const head = (await git(repo, ['rev-parse', 'HEAD'])).trim();
+
+    const st = await run(['status', 'relink']);
+    assert.equal(st.code, 0, st.stdout + st.stderr);
+    assert.match(st.stdout, new RegExp(`^ {2}deployed {4}${head.slice(0, 12)} at \\S+; up to date with HEAD ${head.slice(0, 12)}$`, 'm'));
+    assert.equal(lsRow((await run(['ls', 'relink'])).stdout, 'relink', 'd2-rec')[6], 'in sync');
+
+    // Edited on the host after the deploy: ls knows it from the sandbox record (what deploy wrote there).
+    await sb.mustRun('relink', ['sh', '-c', 'echo v=edited > /var/lib/man8s/conf/d2-rec/etc/app.conf']);
+    const rows = JSON.parse((await run(['ls', 'relink', '--json'])).stdout) as Array<{ name: string; sync: string; reasons: string[] }>;
+    const rec = rows.find((r) => r.name === 'd2-rec')!;
+    assert.equal(rec.sync, 'files drift');
+    assert.ok(rec.reasons.includes('conf/plugin files were edited on the host since man8s deployed them; a deploy overwrites those edits'), rec.reasons.join('\n'));
+
+    // A commit to another host does not put relink behind; one to relink's folder does.
+    write(join(repo, 'hosts/lothric/conf/d2-other/container.yaml'), BUSY());
+    await commitAll(repo, 'lothric only');
+    assert.match((await run(['status', 'relink'])).stdout, /^ {2}deployed {4}\S+ at \S+; up to date with HEAD /m);
+    write(join(repo, 'hosts/relink/conf/d2-rec/etc/app.conf'), 'v=2\n');
+    await commitAll(repo, 'relink conf');
+    const behind = await run(['status', 'relink', '--json']);
+    const [s] = JSON.parse(behind.stdout) as Array<{ deployed: { commit: string; changesSince: number } }>;
+    assert.deepEqual([s!.deployed.commit, s!.deployed.changesSince], [head, 1]);
+    assert.match((await run(['status', 'relink'])).stdout, /; behind HEAD [0-9a-f]{12}: 1 commit changes this host since$/m);
+  });
+});
+
 describe('doctor and setup', () => {
   let repo: string;
   const host = 'tarrey';
@@ -314,39 +421,57 @@ describe('doctor and setup', () => {
     await sb.mustRun(host, ['docker', 'network', 'create', '--ipv6', '--subnet', MAN8BR_V4, '--subnet', MAN8BR_V6, '-o', 'com.docker.network.bridge.name=man8br', 'man8br']);
   });
 
-  test('doctor reports a missing network, a wrong yggaddr and missing folders with fixes; setup fixes what it safely can', async () => {
+  test('doctor reports a missing network, a wrong yggaddr and missing folders with fixes; setup fixes all three', async () => {
     const wrong = sb.overlay.hosts.lothric!.yggaddr;
-    repo = await makeFleet('doctor', { [host]: { hostYaml: `ssh: ${sb.overlay.hosts[host]!.ssh}\nyggaddr: ${wrong}\n` } });
+    const actual = sb.overlay.hosts[host]!.yggaddr;
+    const hostYaml = (addr: string) => `# tarrey: the sandbox host\nssh: ${sb.overlay.hosts[host]!.ssh}   # alias in the sandbox ssh_config\nyggaddr: ${addr}  # from yggdrasilctl getSelf\ntags: [demo, dns]\n`;
+    repo = await makeFleet('doctor', { [host]: { hostYaml: hostYaml(wrong) } });
     await sb.mustRun(host, ['docker', 'network', 'rm', 'man8br']);
     await sb.mustRun(host, ['sh', '-c', 'rm -rf /var/lib/man8s/log /var/lib/man8s/socket']);
 
     const d = await man8s(repo, ['doctor', host]);
     assert.equal(d.code, 1, d.stdout + d.stderr);
-    const actual = sb.overlay.hosts[host]!.yggaddr;
     assert.ok(d.stdout.includes(`FAIL  yggdrasil: the host's yggdrasil address is ${actual} but hosts/${host}/host.yaml says yggaddr ${wrong}`), d.stdout);
-    assert.ok(d.stdout.includes(`fix: set yggaddr: ${actual} in hosts/${host}/host.yaml`), d.stdout);
+    assert.ok(d.stdout.includes(`fix: set yggaddr: ${actual} in hosts/${host}/host.yaml (or give the host back the yggdrasil key that had ${wrong}) (man8s setup ${host} writes it into host.yaml)`), d.stdout);
     assert.match(d.stdout, /FAIL {2}network man8br: network man8br is missing\n {8}fix: docker network create -o 'com\.docker\.network\.bridge\.name=man8br' man8br \(man8s setup tarrey does this\)/);
     assert.match(d.stdout, /FAIL {2}storage: missing under \/var\/lib\/man8s: .*log.*socket/);
     assert.match(d.stdout, /ok {4}network man8yggbr: present, IPv6 /);
     assert.match(d.stdout, /ok {4}rsync: installed/);
+    assert.doesNotMatch(d.stdout, /ssh user/, 'the sandbox logs in as root');
 
     const s = await man8s(repo, ['setup', host]);
-    assert.equal(s.code, 1, s.stdout + s.stderr);
+    assert.equal(s.code, 0, s.stdout + s.stderr);
     assert.match(s.stdout, /fixed network man8br: docker network create/);
     assert.match(s.stdout, /fixed storage: mkdir -p -- /);
-    assert.match(s.stdout, /setup cannot fix yggdrasil; do the fix shown by hand/);
+    assert.ok(s.stdout.includes(`fixed yggdrasil: wrote yggaddr: ${actual} into hosts/${host}/host.yaml (was ${wrong}), the address the host's yggdrasil has`), s.stdout);
+    assert.match(s.stdout, /\ntarrey: ready for Man8S\n/);
+    assert.ok(s.stdout.includes(`tarrey: hosts/${host}/host.yaml changed and not committed: every container address on ${host} follows from yggaddr; review it`), s.stdout);
     await sb.mustRun(host, ['docker', 'network', 'inspect', 'man8br']);
     await sb.mustRun(host, ['test', '-d', '/var/lib/man8s/socket']);
+    // host.yaml corrected in place, comments and layout kept, left for a person to review and commit.
+    assert.equal(readFileSync(join(repo, 'hosts', host, 'host.yaml'), 'utf8'), hostYaml(actual));
+    assert.equal(await git(repo, ['status', '--porcelain']), ` M hosts/${host}/host.yaml\n`);
 
-    const again = await man8s(repo, ['doctor', host, '--json']);
-    assert.equal(again.code, 1);
-    const [report] = JSON.parse(again.stdout) as Array<{ findings: Array<{ check: string; ok: boolean; severity: string }> }>;
-    assert.deepEqual(report!.findings.filter((f) => !f.ok && f.severity === 'error').map((f) => f.check), ['yggdrasil']);
-
-    write(join(repo, 'hosts', host, 'host.yaml'), `ssh: ${sb.overlay.hosts[host]!.ssh}\nyggaddr: ${actual}\n`);
     const fixed = await man8s(repo, ['doctor', host]);
     assert.equal(fixed.code, 0, fixed.stdout);
     assert.match(fixed.stdout, /tarrey: ready for Man8S\n$/);
+    const again = await man8s(repo, ['setup', host]);
+    assert.equal(again.code, 0, again.stdout);
+    assert.match(again.stdout, /tarrey: nothing to do, ready for Man8S\n$/);
+  });
+
+  test('under --sandbox the overlay owns yggaddr: setup says so and leaves host.yaml alone', async () => {
+    // An overlay that went stale (the host got a new key): it says lothric's address for tarrey.
+    const stale = JSON.parse(readFileSync(sb.overlayFile, 'utf8')) as typeof sb.overlay;
+    stale.hosts[host]!.yggaddr = sb.overlay.hosts.lothric!.yggaddr;
+    const overlayFile = join(repo, '.stale-overlay.json');
+    writeFileSync(overlayFile, JSON.stringify(stale));
+    const before = readFileSync(join(repo, 'hosts', host, 'host.yaml'), 'utf8');
+    const s = await man8s(repo, ['setup', host, '--sandbox'], '', { MAN8S_SANDBOX_OVERLAY: overlayFile });
+    assert.equal(s.code, 1, s.stdout + s.stderr);
+    assert.ok(s.stdout.includes(`tarrey: --sandbox: yggaddr comes from the sandbox overlay (.stale-overlay.json), not hosts/${host}/host.yaml; left it alone`), s.stdout);
+    assert.match(s.stdout, /setup cannot fix yggdrasil; do the fix shown by hand/);
+    assert.equal(readFileSync(join(repo, 'hosts', host, 'host.yaml'), 'utf8'), before);
   });
 });
 
