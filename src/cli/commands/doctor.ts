@@ -4,6 +4,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../../errors.js';
 import type { HostSpec } from '../../fleet/model.js';
 import { HOST_FILE } from '../../fleet/load.js';
+import { displayPath } from '../../fleet/repo.js';
+import { overlayPath } from '../../sandbox/overlay.js';
 import { eachHost, openHost, selectHosts } from '../../apply/hosts.js';
 import type { Connection } from '../../remote/transport.js';
 import { formatFindings, problemCount, runDoctor, type Finding } from '../../ops/doctor.js';
@@ -37,10 +39,10 @@ function destinationOf(conn: Connection): string {
  * address follows from it, so host.yaml is corrected in place (comments and layout kept) and left for the
  * operator to review and commit, like any change to the fleet. Under --sandbox the overlay sets yggaddr.
  */
-function fixHostYaml(host: HostSpec, address: string, sandbox: boolean, report: Pick<HostReport, 'fixed' | 'notes'>): HostSpec {
-  if (sandbox) {
+function fixHostYaml(host: HostSpec, address: string, overlay: string | null, report: Pick<HostReport, 'fixed' | 'notes'>): HostSpec {
+  if (overlay) {
     report.notes.push(
-      `--sandbox: yggaddr comes from the sandbox overlay (.man8s/sandbox.json), not ${host.file}; left it alone (man8s sandbox status shows the real addresses)`,
+      `--sandbox: yggaddr comes from the sandbox overlay (${displayPath(process.cwd(), overlay)}), not ${host.file}; left it alone (man8s sandbox status shows the real addresses)`,
     );
     return host;
   }
@@ -57,13 +59,13 @@ function fixHostYaml(host: HostSpec, address: string, sandbox: boolean, report: 
  * Runs setup's fixes for every failing finding that has them, then checks again. Nothing runs on a host
  * where man8s is not root: each fix would fail halfway.
  */
-async function setupHost(conn: Connection, host: HostSpec, sandbox: boolean): Promise<HostReport> {
+async function setupHost(conn: Connection, host: HostSpec, overlay: string | null): Promise<HostReport> {
   const before = await runDoctor(conn, host);
   const report: HostReport = { host: host.name, destination: destinationOf(conn), fixed: [], notes: [], findings: before };
   if (before.some((f) => f.check === 'ssh user' && !f.ok)) report.notes.push('not root on the host: setup ran nothing there; log in as root (see ssh user), then run setup again');
   else for (const f of before) if (!f.ok && f.fixArgv) report.fixed.push(...(await applyFix((argv) => conn.run(argv, { timeoutMs: 120_000 }), f)));
   const ygg = before.find((f) => !f.ok && f.setYggaddr)?.setYggaddr;
-  const checked = ygg ? fixHostYaml(host, ygg, sandbox, report) : host;
+  const checked = ygg ? fixHostYaml(host, ygg, overlay, report) : host;
   if (report.fixed.length > 0) report.findings = await runDoctor(conn, checked);
   return report;
 }
@@ -121,7 +123,7 @@ function hostsCommand(setup: boolean): CommandModule<GlobalOptions, DoctorArgs> 
       const outcomes = await eachHost(hosts, args.parallel, async (host): Promise<HostReport> => {
         const conn = await openHost(host, settings);
         try {
-          if (setup) return await setupHost(conn, host, args.sandbox);
+          if (setup) return await setupHost(conn, host, args.sandbox ? overlayPath(fleet.repoRoot) : null);
           return { host: host.name, destination: destinationOf(conn), fixed: [], notes: [], findings: await runDoctor(conn, host) };
         } finally {
           await conn.close();
