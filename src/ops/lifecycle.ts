@@ -17,12 +17,6 @@ export interface NameOutcome {
 
 const DONE: Record<Verb, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
 
-/** The engine's stderr as one line: docker and nerdctl both spread one failure over a few lines. */
-export function engineError(stderr: string, code: number): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.length ? lines.slice(0, 3).join('; ') : `exit ${code}`;
-}
-
 export interface LifecycleReport {
   /** `host/name: stopped`, one per container that did it. */
   done: string[];

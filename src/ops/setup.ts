@@ -7,6 +7,7 @@ import { isScalar, parseDocument, Scalar } from 'yaml';
 import { UserError } from '../errors.js';
 import { quoteArgv } from '../remote/quote.js';
 import type { Finding } from './doctor.js';
+import { remoteError } from './messages.js';
 
 export interface FixRun {
   check: string;
@@ -20,23 +21,19 @@ export interface FixRun {
 
 export type RunOnHost = (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-function failure(r: { code: number; stdout: string; stderr: string }): string {
-  return (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ') || `exit ${r.code}`;
-}
-
 /** Runs one finding's fix steps in order; when one fails, undoes the steps before it, newest first. */
 export async function applyFix(run: RunOnHost, f: Finding): Promise<FixRun[]> {
   const runs: FixRun[] = [];
   const steps = f.fixArgv ?? [];
   for (let i = 0; i < steps.length; i++) {
     const r = await run(steps[i]!);
-    runs.push({ check: f.check, command: quoteArgv(steps[i]!), ok: r.code === 0, ...(r.code !== 0 ? { error: failure(r) } : {}) });
+    runs.push({ check: f.check, command: quoteArgv(steps[i]!), ok: r.code === 0, ...(r.code !== 0 ? { error: remoteError(r.stderr || r.stdout, r.code) } : {}) });
     if (r.code === 0) continue;
     for (let j = i - 1; j >= 0; j--) {
       const undo = f.undoArgv?.[j];
       if (!undo) continue;
       const u = await run(undo);
-      runs.push({ check: f.check, command: quoteArgv(undo), ok: u.code === 0, undo: true, ...(u.code !== 0 ? { error: failure(u) } : {}) });
+      runs.push({ check: f.check, command: quoteArgv(undo), ok: u.code === 0, undo: true, ...(u.code !== 0 ? { error: remoteError(u.stderr || u.stdout, u.code) } : {}) });
     }
     break;
   }

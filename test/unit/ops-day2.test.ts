@@ -8,7 +8,8 @@ import { closeNames, findContainer, groupByHost } from '../../src/ops/find-conta
 import { liveRows, liveTableRows, syncOf } from '../../src/ops/live-listing.js';
 import { dockerNetworkCreateArgv, dockerNetworkRecreateArgv, formatFindings, judgeDoctor, problemCount, type Finding } from '../../src/ops/doctor.js';
 import { applyFix, rewriteYggaddr } from '../../src/ops/setup.js';
-import { engineError, lifecycleReport } from '../../src/ops/lifecycle.js';
+import { lifecycleReport } from '../../src/ops/lifecycle.js';
+import { remoteError } from '../../src/ops/messages.js';
 import { completeNames, readFleetNames } from '../../src/ops/completion.js';
 import { parseFramed, type ProbeSection } from '../../src/ops/probe.js';
 import { commitImport, decideImport, gitFailureLine, importedHostYaml, parseMbctlConfig, type ImportProbe } from '../../src/ops/import.js';
@@ -522,7 +523,7 @@ test('lifecycle: every name reported, done on one list and failures (engine or h
       { host: 'relink', names: ['web', 'never'] },
     ],
     [
-      { host: 'relink', ok: true, value: [{ name: 'never', ok: false, error: engineError('Error response from daemon: No such container: never\nError: failed to start containers: never\n', 1) }, { name: 'web', ok: true }] },
+      { host: 'relink', ok: true, value: [{ name: 'never', ok: false, error: remoteError('Error response from daemon: No such container: never\nError: failed to start containers: never\n', 1) }, { name: 'web', ok: true }] },
       { host: 'lothric', ok: false, error: 'lothric: cannot connect to root@lothric:22 (ECONNREFUSED)' },
     ],
   );
@@ -533,7 +534,7 @@ test('lifecycle: every name reported, done on one list and failures (engine or h
       'relink/never: not started: Error response from daemon: No such container: never; Error: failed to start containers: never',
     ],
   });
-  assert.equal(engineError('  \n', 125), 'exit 125');
+  assert.equal(remoteError('  \n', 125), 'exit 125');
 });
 
 // ---------------------------------------------------------------- doctor: root, yggaddr, undo

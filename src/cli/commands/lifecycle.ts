@@ -3,7 +3,8 @@ import { ExitCode } from '../../errors.js';
 import { eachHost, openHost } from '../../apply/hosts.js';
 import { engineTarget, restartArgv, startArgv, stopArgv, type EngineTarget } from '../../remote/engine.js';
 import { groupByHost } from '../../ops/find-container.js';
-import { engineError, lifecycleReport, type NameOutcome, type Verb } from '../../ops/lifecycle.js';
+import { lifecycleReport, type NameOutcome, type Verb } from '../../ops/lifecycle.js';
+import { remoteError } from '../../ops/messages.js';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
 import { connectSettings, withRemoteOptions, type RemoteOptions } from '../remote-options.js';
@@ -49,7 +50,7 @@ function lifecycleCommand(verb: Verb, describe: string): CommandModule<GlobalOpt
             return await Promise.all(
               byHost.get(host.name)!.map(async (name): Promise<NameOutcome> => {
                 const r = await conn.run(BUILDERS[verb](target, [name], args.time), { timeoutMs: 300_000 });
-                return r.code === 0 ? { name, ok: true } : { name, ok: false, error: engineError(r.stderr || r.stdout, r.code) };
+                return r.code === 0 ? { name, ok: true } : { name, ok: false, error: remoteError(r.stderr || r.stdout, r.code) };
               }),
             );
           } finally {
