@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Fleet, HostSpec, SyncedType } from '../fleet/model.js';
 import { SYNCED_TYPES } from '../fleet/model.js';
 import type { ContainerResult } from '../git/deployed.js';
-import type { Action, ContainerPlan } from '../plan/diff.js';
+import type { Action, ContainerPlan, HostPlan } from '../plan/diff.js';
 import type { HostState } from '../plan/run.js';
 import { composeYaml } from '../man8s/render.js';
 import type { Connection } from '../remote/transport.js';
@@ -64,7 +64,8 @@ export interface HostApplyResult {
 }
 
 export type DeployEvent =
-  | { host: string; kind: 'step'; text: string }
+  /** `step` names the outline step this begins (applyOutline); without it the text is a detail of the current one. */
+  | { host: string; kind: 'step'; text: string; step?: string }
   | { host: string; kind: 'container'; name: string; status: 'applying' | 'waiting' | 'done' | 'failed' | 'rolled-back' | 'skipped'; text?: string };
 
 export type Reporter = (event: DeployEvent) => void;
@@ -85,11 +86,38 @@ interface Run {
   target: EngineTarget;
   backupDir: string;
   opts: ApplyOptions;
-  say: (text: string) => void;
+  say: (text: string, step?: string) => void;
   mark: (name: string, status: Extract<DeployEvent, { kind: 'container' }>['status'], text?: string) => void;
   outcomes: Map<string, ContainerOutcome>;
   /** Containers whose files this deploy synced: they must be restored if they are not applied. */
   synced: Set<string>;
+}
+
+/** One step of applying a host, as the progress tree shows it before it runs. */
+export interface OutlineStep {
+  /** What the apply's step events name (DeployEvent.step). */
+  key: string;
+  title: string;
+  containers: Array<{ name: string; title: string }>;
+}
+
+const levelStep = (level: number) => `level:${level}`;
+
+/**
+ * The steps applyHost will go through for this plan, in order: what a progress tree lays out in
+ * advance (host → step → container). Steps that turn out to have nothing to do are shown as skipped.
+ */
+export function applyOutline(plan: HostPlan, o: { prune?: boolean } = {}): OutlineStep[] {
+  const steps: OutlineStep[] = [];
+  if (plan.containers.some((c) => c.fileChanges.length > 0)) steps.push({ key: 'sync', title: 'sync conf/plugin', containers: [] });
+  const created = plan.containers.filter((c) => c.action === 'create' || c.action === 'recreate');
+  if (prepareMountsCommand(created.map((c) => ({ container: c.name, mounts: c.desired.mounts })))) steps.push({ key: 'mounts', title: 'prepare mounts', containers: [] });
+  for (const level of [...new Set(plan.containers.map((c) => c.level))].sort((a, b) => a - b)) {
+    const todo = plan.containers.filter((c) => c.level === level && c.action !== 'none');
+    if (todo.length > 0) steps.push({ key: levelStep(level), title: `level ${level}`, containers: todo.map((c) => ({ name: c.name, title: `${c.action} ${c.name}` })) });
+  }
+  if (o.prune && plan.orphanContainers.length + plan.orphanFolders.length > 0) steps.push({ key: 'prune', title: 'prune orphans', containers: [] });
+  return steps;
 }
 
 export async function applyHost(fleet: Fleet, state: HostState, conn: Connection, opts: ApplyOptions, report: Reporter): Promise<HostApplyResult> {
@@ -103,7 +131,7 @@ export async function applyHost(fleet: Fleet, state: HostState, conn: Connection
     target: engineTarget(host.settings, state.observed.engine.compose),
     backupDir: paths.backup(opts.deployId),
     opts,
-    say: (text) => report({ host: host.name, kind: 'step', text }),
+    say: (text, step) => report({ host: host.name, kind: 'step', text, ...(step ? { step } : {}) }),
     mark: (name, status, text) => report({ host: host.name, kind: 'container', name, status, ...(text ? { text } : {}) }),
     outcomes: new Map(),
     synced: new Set(),
@@ -150,7 +178,7 @@ async function syncFiles(run: Run, containers: readonly ContainerPlan[]): Promis
   }
   let changed = 0;
   if (trees.length > 0) {
-    run.say(`syncing conf/plugin of ${[...run.synced].join(', ')}`);
+    run.say(`syncing conf/plugin of ${[...run.synced].join(', ')}`, 'sync');
     // Folder mounts inside conf/plugin are usually empty in git (which cannot store them): keep them.
     const folders = mountFoldersInTrees(run.paths.storage, containers.flatMap((c) => c.desired.mounts), trees);
     const skeleton = folders.length > 0 ? await makeFolderSkeleton(folders) : undefined;
@@ -173,7 +201,7 @@ async function syncFiles(run: Run, containers: readonly ContainerPlan[]): Promis
 async function prepareMounts(run: Run, containers: readonly ContainerPlan[]): Promise<void> {
   const cmd = prepareMountsCommand(containers.map((c) => ({ container: c.name, mounts: c.desired.mounts })));
   if (!cmd) return;
-  run.say(`preparing mounts of ${containers.map((c) => c.name).join(', ')}`);
+  run.say(`preparing mounts of ${containers.map((c) => c.name).join(', ')}`, 'mounts');
   const r = await run.conn.run(cmd.argv, { timeoutMs: 120_000 });
   if (r.code !== 0) throw new UserError(`${run.host.name}: mount preparation failed (exit ${r.code}): ${r.stderr.trim()}`);
   for (const f of parsePrepareOutput(r.stdout)) {
@@ -219,7 +247,7 @@ async function applyLevel(run: Run, level: readonly ContainerPlan[]): Promise<vo
   await restoreFiles(run, putBack.filter((c) => run.synced.has(c.name)));
   if (todo.length === 0) return;
 
-  run.say(`level ${todo[0]!.level}: ${todo.map((c) => `${c.action} ${c.name}`).join(', ')}`);
+  run.say(`level ${todo[0]!.level}: ${todo.map((c) => `${c.action} ${c.name}`).join(', ')}`, levelStep(todo[0]!.level));
   const started = await runActions(run, todo);
   if (started.length === 0) return;
 
@@ -332,6 +360,7 @@ async function restoreFiles(run: Run, containers: readonly ContainerPlan[]): Pro
 
 async function prune(run: Run, state: HostState): Promise<string[]> {
   const pruned: string[] = [];
+  if (state.plan.orphanContainers.length + state.plan.orphanFolders.length > 0) run.say('pruning orphans', 'prune');
   for (const o of state.plan.orphanContainers) {
     run.say(`pruning container ${o.name} (its data stays)`);
     const r = await run.conn.runCommand(composeRemoveCommand({ target: run.target, paths: run.paths, name: o.name }), { timeoutMs: 5 * 60_000 });

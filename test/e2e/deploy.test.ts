@@ -66,6 +66,27 @@ extra_compose_configs:
   command: ["sleep", "infinity"]
 `;
 
+/**
+ * Runs man8s on a terminal (script(1) gives it a pty, 120 columns; CI unset), typing `keys` once
+ * `when` shows up in its output. Returns the exit code and everything the terminal showed, colours off.
+ */
+async function onTerminal(args: string[], o: { when?: RegExp; keys?: string } = {}): Promise<{ code: number | null; out: string; typed: boolean }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm', NO_COLOR: '1' };
+  delete env.CI;
+  const child = spawn('script', ['-qefc', `stty cols 120 rows 40; ${process.execPath} ${CLI} ${args.join(' ')}`, '/dev/null'], { cwd: fleet.dir, env });
+  let out = '';
+  let typed = false;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString('utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+    if (o.when && !typed && o.when.test(out)) {
+      typed = true;
+      child.stdin.write(o.keys ?? '');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, out, typed };
+}
+
 async function deploy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return fleet.man8s(['deploy', '--yes', '--settle', '2', ...args]);
 }
@@ -177,6 +198,15 @@ describe('deploy', () => {
     assert.equal(after.id, before.id);
     assert.notEqual(after.startedAt, before.startedAt);
     assert.equal((await fleet.man8s(['plan', 'tarrey', '--detailed-exitcode'])).code, 0);
+  });
+
+  test('on a terminal the progress is a tree: host → step → container', async () => {
+    fleet.write('hosts/tarrey/conf/other/notes.txt', 'four\n');
+    fleet.commit('other: notes four');
+    const r = await onTerminal(['deploy', '--yes', 'tarrey', '--settle', '2']);
+    assert.equal(r.code, 0, r.out);
+    const last = r.out.slice(r.out.lastIndexOf('tarrey: 1 restarted'));
+    assert.match(last, /^tarrey: 1 restarted\r?\n\s+✔ sync conf\/plugin\r?\n\s+✔ level 0\r?\n\s+✔ restart other\r?\n/, r.out);
   });
 
   test('uncommitted fleet settings (man8s.yaml) are refused like uncommitted host files', async () => {
@@ -338,20 +368,8 @@ describe('deploy', () => {
     const before = (await inspect(sb, 'relink', 'app'))!;
     fleet.write('hosts/relink/conf/app/etc/app/app.conf', 'level = 9\n');
     fleet.commit('app: level 9');
-    // A real terminal (script(1) gives the deploy a pty), where readline reads Ctrl-C as a key.
-    const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'dumb', NO_COLOR: '1' };
-    delete env.CI;
-    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI} deploy relink`, '/dev/null'], { cwd: fleet.dir, env });
-    let out = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      if (!sent && /Deploy to relink\? \[y\/N\]/.test(out)) {
-        sent = true;
-        child.stdin.write('\x03');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    // On a terminal readline reads Ctrl-C as a key.
+    const { code, out, typed: sent } = await onTerminal(['deploy', 'relink'], { when: /Deploy to relink\? \[y\/N\]/, keys: '\x03' });
     assert.ok(sent, out);
     assert.equal(code, 130, out);
     assert.doesNotMatch(out, /internal error/);

@@ -10,7 +10,7 @@ import { prepareHost, applyPrepared, abandon, newDeployId, committedInputs, type
 import { watchInterruptions, type Interruption } from '../../apply/interrupt.js';
 import { confirm } from '../confirm.js';
 import { buildRecord, deployer, recordChanged, recordDir } from '../../apply/record.js';
-import type { HostApplyResult } from '../../apply/apply-host.js';
+import { applyOutline, type HostApplyResult } from '../../apply/apply-host.js';
 import { gatherDiffs } from '../../plan/run.js';
 import { formatHostPlan } from '../../plan/format.js';
 import { hostHasChanges } from '../../plan/diff.js';
@@ -206,6 +206,7 @@ async function deployHosts(args: DeployArgs, fleet: Awaited<ReturnType<typeof lo
       }
     },
     (_host, value) => hostTitle(value),
+    (name) => applyOutline(byName.get(name)!.state.plan, { prune: args.prune }),
   );
   const done = [...applied.values()].filter((a): a is AppliedHost => !('error' in a));
   stats.push(...[...applied.values()].map((a) => a.stats));
