@@ -15,8 +15,8 @@ import { newLockHolder, takeLockCommand, releaseLockCommand, refreshLockCommand,
 import { observeAndPlan, planObserved, type HostState } from '../plan/run.js';
 import { lockAndObserveHost, observeOptions } from '../remote/observe.js';
 import { hostHasChanges, type PulledImage } from '../plan/diff.js';
-import { HostFailure, openHost, type ConnectSettings } from './hosts.js';
-import { sleep } from './interrupt.js';
+import { HostFailure, openHost, unreachedStats, type ConnectSettings } from './hosts.js';
+import { sleep, unlessInterrupted } from './interrupt.js';
 import { engineTarget, imageIdArgv, pullArgv } from '../remote/engine.js';
 import { quoteArg, quoteArgv } from '../remote/quote.js';
 import { applyHost, type ApplyOptions, type HostApplyResult, type Reporter } from './apply-host.js';
@@ -136,8 +136,10 @@ export function keepLock(conn: Pick<Connection, 'run' | 'host'>, holder: LockHol
  * connection closed; the error carries the host's stats (HostFailure) so --stats still shows it.
  */
 export async function prepareHost(fleet: Fleet, host: HostSpec, opts: PrepareOptions): Promise<PreparedHost> {
-  if (opts.signal?.aborted) throw interruptedError(host.name);
-  const conn = await openHost(host, opts.connect);
+  // Nothing is held while connecting, so an interruption need not wait for the handshake to end.
+  const started = Date.now();
+  const gaveUp = () => new HostFailure(interruptedError(host.name).message, unreachedStats(host.name, started), ExitCode.interrupted);
+  const conn = await unlessInterrupted(openHost(host, opts.connect), opts.signal, gaveUp, (late) => late.close());
   const holder = newLockHolder({ host: host.name, commit: opts.commit });
   let keeper: LockKeeper | undefined;
   const checkpoint = () => {

@@ -24,6 +24,11 @@ export interface ConnectSettings {
   logger?: TransportLogger;
 }
 
+/** The stats of a host never reached: no connection, only the time spent trying since `started`. */
+export function unreachedStats(host: string, started: number): ConnectionStats {
+  return { host, connections: 0, commands: 0, bytesSent: 0, bytesReceived: 0, seconds: (Date.now() - started) / 1000 };
+}
+
 /** Connects to a fleet host; a failure is a HostFailure whose stats count the time spent trying. */
 export async function openHost(host: HostSpec, opts: ConnectSettings = {}): Promise<Connection> {
   const started = Date.now();
@@ -37,7 +42,7 @@ export async function openHost(host: HostSpec, opts: ConnectSettings = {}): Prom
     });
   } catch (err) {
     if (!(err instanceof UserError)) throw err;
-    throw new HostFailure(err.message, { host: host.name, connections: 0, commands: 0, bytesSent: 0, bytesReceived: 0, seconds: (Date.now() - started) / 1000 }, err.exitCode);
+    throw new HostFailure(err.message, unreachedStats(host.name, started), err.exitCode);
   }
 }
 

@@ -66,3 +66,29 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * `work`, or `interrupted()` as soon as `signal` aborts, whichever comes first: for steps that hold
+ * nothing yet (connecting can take a ConnectTimeout). What `work` yields after that goes to `late`.
+ */
+export function unlessInterrupted<T>(work: Promise<T>, signal: AbortSignal | undefined, interrupted: () => Error, late: (value: T) => unknown): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(interrupted());
+      work.then(late, () => undefined);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import { sleep, watchInterruptions } from '../../src/apply/interrupt.js';
+import { sleep, unlessInterrupted, watchInterruptions } from '../../src/apply/interrupt.js';
 import { confirm } from '../../src/cli/confirm.js';
 
 test('the first SIGINT or SIGTERM aborts the run, saying the phase message; the second quits', () => {
@@ -43,6 +43,22 @@ test('sleep ends early when the run is interrupted', async () => {
   await sleep(5000, ac.signal);
   assert.ok(Date.now() - started < 1000);
   await sleep(1, ac.signal);
+});
+
+test('connecting is abandoned at once when interrupted; a connection that comes late is closed', async () => {
+  const ac = new AbortController();
+  let finishConnect: (v: string) => void = () => undefined;
+  const connecting = new Promise<string>((r) => (finishConnect = r));
+  const closed: string[] = [];
+  const p = unlessInterrupted(connecting, ac.signal, () => new Error('relink: interrupted'), (late) => closed.push(late));
+  ac.abort('SIGINT');
+  await assert.rejects(p, /^Error: relink: interrupted$/);
+  finishConnect('conn');
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(closed, ['conn']);
+  assert.equal(await unlessInterrupted(Promise.resolve(7), new AbortController().signal, () => new Error('x'), () => undefined), 7);
+  await assert.rejects(unlessInterrupted(Promise.reject(new Error('no route')), new AbortController().signal, () => new Error('x'), () => undefined), /no route/);
+  await assert.rejects(unlessInterrupted(Promise.resolve(1), ac.signal, () => new Error('already'), () => undefined), /already/);
 });
 
 /** The prompt on a fake terminal: readline in raw mode, keys written to its input. */
