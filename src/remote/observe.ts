@@ -26,6 +26,7 @@ export const OBSERVE_MAGIC = 'man8s-observe 1\n';
 export const OBSERVE_SCRIPT = String.raw`
 SP=$1; ENGINE=$2; NS=$3; SNAP=$4; LOCKDIR=$5; STATE=$6; YGGEP=$7
 shift 7; LOCKJ=$1; LOCKTTL=$2; LOCKTOKEN=$3
+COMPOSE_CACHE=$STATE/cache/compose-version
 T=$(mktemp -d 2>/dev/null || mktemp -d -t man8s.XXXXXX) || { echo "man8s-observe: mktemp failed" >&2; exit 70; }
 trap 'rm -rf "$T"' EXIT
 ${LOCK_STATE_SH}
