@@ -28,8 +28,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import type { MountType, SyncedType } from '../fleet/model.js';
-import { MOUNT_TYPES } from '../fleet/model.js';
+import type { SyncedType } from '../fleet/model.js';
 import { UserError } from '../errors.js';
 import { assertSafeName } from './paths.js';
 import type { ResolvedHost } from './ssh-config.js';
@@ -201,52 +200,6 @@ export async function makeFolderSkeleton(folders: readonly string[]): Promise<{ 
   const dir = await mkdtemp(join(tmpdir(), 'man8s-skeleton-'));
   for (const f of folders) await mkdir(join(dir, f), { recursive: true });
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** Every type folder of one container: `<type>/<name>/` for the given types (default all six). */
-export function containerFilters(name: string, types: readonly MountType[] = MOUNT_TYPES): string[] {
-  assertSafeName(name);
-  return [...types.flatMap((t) => [`--filter=+ /${t}/`, `--filter=+ /${t}/${name}/***`]), '--filter=- *'];
-}
-
-/** -aAXH --numeric-ids: ACLs, xattrs, hard links and raw uids/gids, as the guide's migration does. */
-const MIGRATE_FLAGS = ['--archive', '--acls', '--xattrs', '--hard-links', '--numeric-ids', '--info=progress2', '--no-inc-recursive', '--stats'];
-
-export interface MigrateOptions {
-  name: string;
-  types?: MountType[];
-  /** Also delete files on the destination that the source lacks (a second, final pass). */
-  delete?: boolean;
-  sshBinary?: string;
-}
-
-/** The one shape every migration copy has: the flags, the container's folders, one side over ssh. */
-function migrateArgv(o: MigrateOptions, via: RshHost, from: string, to: string): string[] {
-  return [
-    'rsync',
-    ...MIGRATE_FLAGS,
-    ...(o.delete ? ['--delete'] : []),
-    '-e',
-    rsyncRsh(via, o.sshBinary ? { sshBinary: o.sshBinary } : {}),
-    ...containerFilters(o.name, o.types),
-    from,
-    to,
-  ];
-}
-
-/** Run on the SOURCE host (through its Connection): pushes the container's folders straight to the target. */
-export function migrateDirectArgv(o: MigrateOptions & { fromStorage: string; to: RshHost; toStorage: string }): string[] {
-  return migrateArgv(o, o.to, `${trimSlash(o.fromStorage)}/`, remoteSpec(o.to, `${trimSlash(o.toStorage)}/`));
-}
-
-/** Run locally: copies the container's folders from the source host into a local folder (needs root locally to keep owners). */
-export function migratePullArgv(o: MigrateOptions & { from: RshHost; fromStorage: string; localDir: string }): string[] {
-  return migrateArgv(o, o.from, remoteSpec(o.from, `${trimSlash(o.fromStorage)}/`), `${trimSlash(o.localDir)}/`);
-}
-
-/** Run locally: copies the local folder (from migratePullArgv) to the target host. */
-export function migratePushArgv(o: MigrateOptions & { localDir: string; to: RshHost; toStorage: string }): string[] {
-  return migrateArgv(o, o.to, `${trimSlash(o.localDir)}/`, remoteSpec(o.to, `${trimSlash(o.toStorage)}/`));
 }
 
 // ---------------------------------------------------------------- output parsers (pure)

@@ -5,10 +5,6 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  containerFilters,
-  migrateDirectArgv,
-  migratePullArgv,
-  migratePushArgv,
   parseItemize,
   parseProgress2,
   parseStats,
@@ -114,19 +110,6 @@ test('mount folders inside the synced trees are what the skeleton keeps; files, 
     m('/srv/elsewhere'),
   ], [{ type: 'conf', name: 'web' }, { type: 'plugin', name: 'web' }]);
   assert.deepEqual(folders, ['conf/web/etc/nginx', 'plugin/web/bin']);
-});
-
-test('migration argv: -aAXH --numeric-ids with progress, every type folder of one container', () => {
-  assert.deepEqual(containerFilters('db', ['data', 'conf']), ['--filter=+ /data/', '--filter=+ /data/db/***', '--filter=+ /conf/', '--filter=+ /conf/db/***', '--filter=- *']);
-  const flags = ['--archive', '--acls', '--xattrs', '--hard-links', '--numeric-ids', '--info=progress2', '--no-inc-recursive', '--stats'];
-  const to: RshHost = { alias: '200:1::1', port: 22, user: 'root' };
-  const direct = migrateDirectArgv({ name: 'db', fromStorage: '/var/lib/man8s', to, toStorage: '/srv/man8s' });
-  assert.deepEqual(direct, ['rsync', ...flags, '-e', 'ssh -p 22 -l root -o StrictHostKeyChecking=yes -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=3', ...containerFilters('db'), '/var/lib/man8s/', '[200:1::1]:/srv/man8s/']);
-  const pull = migratePullArgv({ name: 'db', from: { alias: 'a', port: 22, user: 'root' }, fromStorage: '/var/lib/man8s', localDir: '/tmp/m', delete: true });
-  assert.deepEqual(pull.slice(-2), ['a:/var/lib/man8s/', '/tmp/m/']);
-  assert.ok(pull.includes('--delete'));
-  const push = migratePushArgv({ name: 'db', localDir: '/tmp/m', to: { alias: 'b', port: 22, user: 'root' }, toStorage: '/var/lib/man8s' });
-  assert.deepEqual(push.slice(-2), ['/tmp/m/', 'b:/var/lib/man8s/']);
 });
 
 test('itemize parser: created, content, attributes, deleted, symlinks, escaped names', () => {
