@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
@@ -6,7 +5,8 @@ import { withRemoteOptions, connectSettings, type RemoteOptions } from '../remot
 import { openHost, selectHosts } from '../../apply/hosts.js';
 import { listLeftovers, removeLeftover } from '../../migrate/gc.js';
 import { formatBytes } from '../../migrate/plan.js';
-import { UserError } from '../../errors.js';
+import { ExitCode, UserError } from '../../errors.js';
+import { confirm } from '../confirm.js';
 
 interface GcArgs extends GlobalOptions, RemoteOptions {
   host: string;
@@ -45,10 +45,9 @@ export const gcCommand: CommandModule<GlobalOptions, GcArgs> = {
       if (args.list) return;
       if (!args.yes) {
         if (!process.stdin.isTTY || process.env.CI) throw new UserError('not on a terminal, so no one can confirm: pass --yes to remove the leftovers');
-        const rl = createInterface({ input: process.stdin, output: process.stdout });
-        const answer = await rl.question('Remove them for good? [y/N] ');
-        rl.close();
-        if (!/^y(es)?$/i.test(answer.trim())) {
+        const answer = await confirm('Remove them for good? [y/N] ');
+        if (answer === 'interrupted') throw new UserError('interrupted: nothing removed', ExitCode.interrupted);
+        if (answer === 'no') {
           process.stdout.write('nothing removed\n');
           return;
         }

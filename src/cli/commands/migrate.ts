@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import type { Argv, CommandModule } from 'yargs';
 import { loadFleetOrFail } from '../context.js';
 import type { GlobalOptions } from '../global.js';
@@ -10,7 +9,8 @@ import { formatBytes } from '../../migrate/plan.js';
 import { LEFTOVER_SUFFIX } from '../../migrate/leftovers.js';
 import { setAsideNote } from '../../migrate/outcome.js';
 import type { RsyncProgress } from '../../remote/rsync.js';
-import { UserError } from '../../errors.js';
+import { ExitCode, UserError } from '../../errors.js';
+import { confirm } from '../confirm.js';
 
 interface MigrateArgs extends GlobalOptions, RemoteOptions {
   name?: string;
@@ -59,12 +59,9 @@ function makeIO(interactive: boolean): MigrateIO {
     progressDone: end,
     async confirm(question) {
       if (!interactive) throw new UserError('not on a terminal, so no one can confirm the migration: pass --yes');
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-      } finally {
-        rl.close();
-      }
+      const answer = await confirm(`${question} [y/N] `);
+      if (answer === 'interrupted') throw new UserError('interrupted: nothing changed', ExitCode.interrupted);
+      return answer === 'yes';
     },
   };
 }
