@@ -50,7 +50,22 @@ export function readTree(dir: string, label: string): Tree {
   // readdir order per folder plus depth-first gives parent-before-child but not a global sort; callers
   // hash these lists, so make the order independent of traversal.
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { entries, problems };
+  return { entries: withoutEmptyFolders(entries), problems };
+}
+
+/**
+ * The entries without the folders that hold nothing but more such folders (unless listed in `keep`).
+ * Git stores no empty folder: one left behind in a checkout (a branch switch, a deleted file's parent)
+ * exists on one laptop and not in CI, so counting it would make the same commit hash differently on
+ * different machines. Trees are therefore read, and compared with hosts, as git holds them.
+ */
+export function withoutEmptyFolders(entries: readonly TreeEntry[], keep: ReadonlySet<string> = new Set()): TreeEntry[] {
+  const holdsContent = new Set<string>();
+  for (const e of entries) {
+    if (e.kind === 'dir') continue;
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) holdsContent.add(e.path.slice(0, i));
+  }
+  return entries.filter((e) => e.kind !== 'dir' || holdsContent.has(e.path) || keep.has(e.path));
 }
 
 /** Sorts directory entries by name, as readdirSync(...).sort() would sort the names. */

@@ -12,6 +12,7 @@
  */
 import type { HostSpec, SyncedType, TreeEntry } from '../fleet/model.js';
 import { SYNCED_TYPES } from '../fleet/model.js';
+import { withoutEmptyFolders } from '../fleet/tree.js';
 import type { DesiredContainer, DesiredHost } from '../man8s/render.js';
 import { LABEL_SPEC_HASH, treesHash } from '../man8s/render.js';
 import { canonicalYggaddr, yggaddrProblem } from '../man8s/ygg.js';
@@ -184,22 +185,13 @@ function treesOnHost(observed: Observed, name: string): Record<SyncedType, TreeE
 }
 
 /**
- * The host's trees without the folders git cannot have: a folder only on the host that holds no file,
- * link or anything but more such folders. Git stores no empty folder, yet mount preparation makes one
- * for every conf/plugin folder mount (`/etc/app: {}` → conf/<name>/etc/app) and the sync keeps them;
+ * The host's trees without the folders git cannot have (withoutEmptyFolders): mount preparation makes
+ * one for every conf/plugin folder mount (`/etc/app: {}` → conf/<name>/etc/app) and the sync keeps them;
  * counting them would plan a restart on every run and make the host's files-hash never match git's.
  */
 export function withoutEmptyHostFolders(have: Record<SyncedType, TreeEntry[]>, want: Record<SyncedType, TreeEntry[]>): Record<SyncedType, TreeEntry[]> {
   const out = {} as Record<SyncedType, TreeEntry[]>;
-  for (const type of SYNCED_TYPES) {
-    const inGit = new Set((want[type] ?? []).map((e) => e.path));
-    const holdsContent = new Set<string>();
-    for (const e of have[type] ?? []) {
-      if (e.kind === 'dir') continue;
-      for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) holdsContent.add(e.path.slice(0, i));
-    }
-    out[type] = (have[type] ?? []).filter((e) => e.kind !== 'dir' || inGit.has(e.path) || holdsContent.has(e.path));
-  }
+  for (const type of SYNCED_TYPES) out[type] = withoutEmptyFolders(have[type] ?? [], new Set((want[type] ?? []).map((e) => e.path)));
   return out;
 }
 

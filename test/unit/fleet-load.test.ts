@@ -317,7 +317,7 @@ test('plugin/<name> without conf/<name>, and files directly in conf/ or plugin/,
   ]);
 });
 
-test('trees list every file, folder and symlink of conf/<name> and plugin/<name>, container.yaml included', (t) => {
+test('trees list every file, folder and symlink of conf/<name> and plugin/<name>, container.yaml included; not empty folders', (t) => {
   const yaml = 'image: nginx\n';
   const conf = 'server {}\n';
   const dir = makeRepo(t, {
@@ -325,7 +325,9 @@ test('trees list every file, folder and symlink of conf/<name> and plugin/<name>
     [APP_FILE]: yaml,
     'hosts/relink/conf/app/etc/nginx/sites-available/site': conf,
     'hosts/relink/conf/app/etc/nginx/sites-enabled/site': { symlink: '../sites-available/site' },
+    // Git cannot hold these: a checkout has them or not depending on its history, so they are not part of the tree.
     'hosts/relink/conf/app/empty': { dir: true },
+    'hosts/relink/conf/app/etc/nginx/conf.d/empty-too': { dir: true },
     'hosts/relink/plugin/app/bin/hook': { content: '#!/bin/sh\n', mode: 0o750 },
   });
   const { fleet, diagnostics } = loadRepo(dir);
@@ -337,7 +339,6 @@ test('trees list every file, folder and symlink of conf/<name> and plugin/<name>
   const fileMode = 0o644;
   assert.deepEqual(trees.conf, [
     { path: 'container.yaml', kind: 'file', mode: fileMode, size: yaml.length, sha256: sha(yaml) },
-    { path: 'empty', kind: 'dir', mode: dirMode },
     { path: 'etc', kind: 'dir', mode: dirMode },
     { path: 'etc/nginx', kind: 'dir', mode: dirMode },
     { path: 'etc/nginx/sites-available', kind: 'dir', mode: dirMode },
