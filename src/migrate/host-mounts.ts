@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { RemoteCommand } from '../remote/transport.js';
+import { overlaps } from './plan.js';
 
 export interface HostMount {
   container: string;
@@ -30,11 +31,6 @@ export function parseMountList(out: string): HostMount[] {
       const [name, ...sources] = l.split('\t');
       return { container: name!.replace(/^\//, ''), sources: sources.filter(Boolean).map((s) => posix.normalize(s)) };
     });
-}
-
-function overlaps(a: string, b: string): boolean {
-  const inside = (p: string, d: string) => p === d || p.startsWith(d.endsWith('/') ? d : `${d}/`);
-  return inside(a, b) || inside(b, a);
 }
 
 /** Containers (other than `except`) with a mount that is the path, inside it, or around it. */

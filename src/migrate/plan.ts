@@ -43,6 +43,11 @@ function isUnder(path: string, dir: string): boolean {
   return path === d || path.startsWith(`${d}/`);
 }
 
+/** Two host paths share files: one is the other, or inside it. */
+export function overlaps(a: string, b: string): boolean {
+  return isUnder(a, b) || isUnder(b, a);
+}
+
 /**
  * Everything tied to `name` by `require` on its host, in either direction, transitively: `require` only
  * works on one host, so moving any member alone would break the others.
@@ -102,7 +107,7 @@ export function copyUnits(fleet: Fleet, from: string, to: string, group: readonl
   for (const c of custom) {
     for (const other of src.containers.values()) {
       if (group.includes(other.name)) continue;
-      const uses = resolveMounts(src, other.name).some((m) => isUnder(m.source, c.fromPath) || isUnder(c.fromPath, m.source));
+      const uses = resolveMounts(src, other.name).some((m) => overlaps(m.source, c.fromPath));
       if (uses) c.sharedWith.push(other.name);
     }
   }
