@@ -139,8 +139,6 @@ interface Run {
   /** applyHost on the target, when this run did it (for deployed.yaml). */
   targetState?: HostState;
   targetResult?: HostApplyResult;
-  /** deployed.yaml files this run wrote (committed with the move). */
-  records: Set<string>;
 }
 
 // ---------------------------------------------------------------- hosts, locks, records
@@ -322,7 +320,7 @@ async function writeHostRecord(run: Run, fleet: Fleet, host: string, state: Host
   const rec = buildRecord(state, result, run.record.baseCommit, new Date(), deployer());
   const dir = run.ctx.recordDir(spec);
   mkdirSync(dir, { recursive: true });
-  run.records.add(await writeDeployed(dir, rec));
+  await writeDeployed(dir, rec);
 }
 
 class TargetFailed extends UserError {}
@@ -411,16 +409,16 @@ async function commit(run: Run, fleet: Fleet): Promise<string> {
   const prev = await readDeployed(fromDir);
   if (prev) {
     for (const n of record.group) delete prev.containers[n];
-    run.records.add(await writeDeployed(fromDir, prev));
+    await writeDeployed(fromDir, prev);
   }
   const message = `migrate ${record.name}: ${record.from} → ${record.to}${record.group.length > 1 ? ` (with ${record.group.filter((n) => n !== record.name).join(', ')})` : ''}`;
   // Every deployed.yaml the migration may have written, also by a killed run before a --resume (a
   // redeployed neighbour's); outside the fleet (the sandbox's own folder) they are never committed.
-  const written = new Set([...run.records, ...migrationDeployedFiles(record, (h: string) => {
+  const written = migrationDeployedFiles(record, (h: string) => {
     const spec = fleet.hosts.get(h);
     return spec && run.ctx.recordDir(spec);
-  })]);
-  const inFleet = [...written].filter((f) => f.startsWith(`${fleet.root}/`));
+  });
+  const inFleet = written.filter((f) => f.startsWith(`${fleet.root}/`));
   const sha = await commitMove(run.ctx.repo, movePaths(run, fleet), inFleet, message);
   await deleteRecords(run);
   return sha;
@@ -677,7 +675,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
       leftoverStamp: leftoverStamp(now),
       leftovers: [],
     };
-    const run: Run = { ctx, record, from, to, warnings: [], records: new Set() };
+    const run: Run = { ctx, record, from, to, warnings: [] };
     return await runSteps(run, 'copying', true);
   } finally {
     await closeSide(to);
@@ -721,7 +719,7 @@ async function reopen(ctx: MigrateContext, found: MigrationRecord): Promise<Run>
     const [a, b] = await Promise.all([from, to].map(async (s) => parseRecordList((await s.conn.runCommand(listRecordsCommand(s.paths.state))).stdout).find((r) => r.id === found.id)));
     const record = pickRecord(a, b) ?? found;
     await from.conn.runCommand(killLeftoverCommand(pidFile(from.paths.state, record.name)));
-    return { ctx, record, from, to, warnings: [], records: new Set() };
+    return { ctx, record, from, to, warnings: [] };
   } catch (err) {
     await closeSide(to);
     await closeSide(from);
