@@ -82,22 +82,13 @@ export function doctorArgs(host: HostSpec): string[] {
 }
 
 const ok = (check: string, message: string): Finding => ({ check, ok: true, severity: 'error', message });
+/** A failing finding; `more` adds setup's part (fix steps, their undo, the address to write) or makes it a warning. */
 const bad = (
   check: string,
   message: string,
   fix: string,
-  fixArgv?: string[][],
-  severity: Finding['severity'] = 'error',
-  more: Pick<Finding, 'undoArgv' | 'setYggaddr'> = {},
-): Finding => ({
-  check,
-  ok: false,
-  severity,
-  message,
-  fix,
-  ...(fixArgv ? { fixArgv } : {}),
-  ...more,
-});
+  { severity = 'error', ...more }: Partial<Pick<Finding, 'severity' | 'fixArgv' | 'undoArgv' | 'setYggaddr'>> = {},
+): Finding => ({ check, ok: false, severity, message, fix, ...more });
 
 /** `ssh:` without its user part, for the fix that says to log in as root. */
 function sshHostPart(ssh: string): string {
@@ -235,8 +226,6 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
             'yggdrasil',
             `the host's yggdrasil address is ${actual} but ${host.file} says yggaddr ${expected}; every container address would be wrong`,
             `set yggaddr: ${actual} in ${host.file} (or give the host back the yggdrasil key that had ${expected})`,
-            undefined,
-            'error',
             // The address derives from the host's private key; git follows the host, not the other way round.
             yggaddrProblem(actual) ? {} : { setYggaddr: actual },
           ),
@@ -254,7 +243,7 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
     if (n.rc !== 0) {
       if (s.engine === 'docker') {
         const argv = dockerNetworkCreateArgv(kind, name, subnetSource);
-        findings.push(bad(check, `network ${name} is missing`, quoteArgv(argv), [argv]));
+        findings.push(bad(check, `network ${name} is missing`, quoteArgv(argv), { fixArgv: [argv] }));
       } else {
         findings.push(
           bad(
@@ -291,7 +280,7 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
     // Removing a network is undone by creating it again as it was, so setup does it only when it knows how it was.
     findings.push(
       users.length === 0 && net
-        ? bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}`, fix, [rm, create], 'error', { undoArgv: [dockerNetworkRecreateArgv(name, net), null] })
+        ? bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}`, fix, { fixArgv: [rm, create], undoArgv: [dockerNetworkRecreateArgv(name, net), null] })
         : users.length === 0
           ? bad(check, `network ${name} is present but docker network inspect printed nothing man8s can read`, `check it (docker network inspect ${name}); if it lacks ${want}: ${fix}`)
           : bad(check, `network ${name} has ${has}, not ${want} gateway ${gw}; containers use it: ${users.join(', ')}`, `stop those containers, then ${fix}, then man8s deploy ${host.name}`),
@@ -304,7 +293,7 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
   if (missing.length === 0) findings.push(ok('storage', `${s.storage_path}/{${MOUNT_TYPES.join(',')}} present`));
   else {
     const argv = ['mkdir', '-p', '--', ...missing.map((t) => `${s.storage_path}/${t}`)];
-    findings.push(bad('storage', `missing under ${s.storage_path}: ${missing.join(', ')}`, quoteArgv(argv), [argv]));
+    findings.push(bad('storage', `missing under ${s.storage_path}: ${missing.join(', ')}`, quoteArgv(argv), { fixArgv: [argv] }));
   }
   const extras = sec('storage')
     .out.split('\n')
@@ -312,12 +301,12 @@ export function judgeDoctor(host: HostSpec, sections: Map<string, ProbeSection>)
     .map((l) => l.slice('extra='.length));
   if (extras.length > 0) {
     findings.push(
-      bad('storage', `${s.storage_path} holds more than the six type folders: ${extras.join(', ')}`, `move ${extras.join(', ')} out of ${s.storage_path} (Man8S keeps only ${MOUNT_TYPES.join(' ')} there)`, undefined, 'warning'),
+      bad('storage', `${s.storage_path} holds more than the six type folders: ${extras.join(', ')}`, `move ${extras.join(', ')} out of ${s.storage_path} (Man8S keeps only ${MOUNT_TYPES.join(' ')} there)`, { severity: 'warning' }),
     );
   }
 
   // nsenter: only `man8s shell --network` needs it.
-  if (tools.nsenter !== '1') findings.push(bad('nsenter', 'nsenter is not installed (man8s shell --network needs it)', packageFix('nsenter', 'util-linux'), undefined, 'warning'));
+  if (tools.nsenter !== '1') findings.push(bad('nsenter', 'nsenter is not installed (man8s shell --network needs it)', packageFix('nsenter', 'util-linux'), { severity: 'warning' }));
   return findings;
 }
 
