@@ -139,6 +139,8 @@ interface Run {
   /** applyHost on the target, when this run did it (for deployed.yaml). */
   targetState?: HostState;
   targetResult?: HostApplyResult;
+  /** How the source's rsync reaches the target (direct copy), once the key was handed over. */
+  rsh?: RshHost;
 }
 
 // ---------------------------------------------------------------- hosts, locks, records
@@ -216,10 +218,11 @@ async function directTarget(from: Side, to: Side, name: string): Promise<RshHost
 }
 
 /** Preflight of a direct copy: the source must reach the target over ssh exactly as its rsync will. */
-async function checkDirectReach(from: Side, to: Side, name: string): Promise<void> {
+async function checkDirectReach(from: Side, to: Side, name: string): Promise<RshHost> {
   const rsh = await directTarget(from, to, name);
   const r = await from.conn.run(reachTargetArgv(rsh), { timeoutMs: 60_000 });
   if (r.code !== 0) throw directReachError(from.name, to.name, rsh, r);
+  return rsh;
 }
 
 async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
@@ -235,7 +238,7 @@ async function copyPhase(run: Run, phase: 1 | 2): Promise<void> {
   let sent = 0;
   let total = 0;
   if (record.mode === 'direct') {
-    const to = await directTarget(run.from, run.to, record.name);
+    const to = (run.rsh ??= await directTarget(run.from, run.to, record.name));
     for (const b of batches) {
       const r = await runDirectCopy(run.from.conn, directCopyArgv(b, to), {
         pidPath: pidFile(run.from.paths.state, record.name),
@@ -642,7 +645,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
     from = await openSide(ctx, ctx.fleet, o.from, baseCommit);
     to = await openSide(ctx, ctx.fleet, o.to, baseCommit);
     const facts = await remotePreflight(ctx.fleet, plan, o, { from: from.conn, to: to.conn });
-    if (!o.viaLocal) await checkDirectReach(from, to, o.name);
+    const rsh = o.viaLocal ? undefined : await checkDirectReach(from, to, o.name);
     from.compose = facts.fromObserved.engine.compose;
     to.compose = facts.toObserved.engine.compose;
     ctx.io.say(formatMigrationPlan(plan, facts, affected, o));
@@ -675,7 +678,7 @@ export async function migrate(ctx: MigrateContext, o: MigrateOptions): Promise<M
       leftoverStamp: leftoverStamp(now),
       leftovers: [],
     };
-    const run: Run = { ctx, record, from, to, warnings: [] };
+    const run: Run = { ctx, record, from, to, warnings: [], rsh };
     return await runSteps(run, 'copying', true);
   } finally {
     await closeSide(to);
