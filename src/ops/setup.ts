@@ -24,16 +24,17 @@ export type RunOnHost = (argv: string[]) => Promise<{ code: number; stdout: stri
 /** Runs one finding's fix steps in order; when one fails, undoes the steps before it, newest first. */
 export async function applyFix(run: RunOnHost, f: Finding): Promise<FixRun[]> {
   const runs: FixRun[] = [];
+  const step = async (argv: string[], undo: boolean): Promise<boolean> => {
+    const r = await run(argv);
+    runs.push({ check: f.check, command: quoteArgv(argv), ok: r.code === 0, ...(undo ? { undo } : {}), ...(r.code !== 0 ? { error: remoteError(r.stderr || r.stdout, r.code) } : {}) });
+    return r.code === 0;
+  };
   const steps = f.fixArgv ?? [];
   for (let i = 0; i < steps.length; i++) {
-    const r = await run(steps[i]!);
-    runs.push({ check: f.check, command: quoteArgv(steps[i]!), ok: r.code === 0, ...(r.code !== 0 ? { error: remoteError(r.stderr || r.stdout, r.code) } : {}) });
-    if (r.code === 0) continue;
+    if (await step(steps[i]!, false)) continue;
     for (let j = i - 1; j >= 0; j--) {
       const undo = f.undoArgv?.[j];
-      if (!undo) continue;
-      const u = await run(undo);
-      runs.push({ check: f.check, command: quoteArgv(undo), ok: u.code === 0, undo: true, ...(u.code !== 0 ? { error: remoteError(u.stderr || u.stdout, u.code) } : {}) });
+      if (undo) await step(undo, true);
     }
     break;
   }
