@@ -501,15 +501,10 @@ async function failed(run: Run, err: unknown, during: string): Promise<UserError
   if (action === 'hint') return new UserError(afterTargetUpMessage(run.record, cause));
   run.ctx.io.say(`failed: ${cause}`);
   run.ctx.io.say(`rolling back: ${run.record.group.join(', ')} goes back to ${run.record.from}`);
-  try {
-    const undo = await rollback(run);
-    // Only now: had the rollback failed, --abort could still need what was staged.
-    removeStaging(run.record);
-    return new UserError(rolledBackMessage(run.record, cause, undo.setAside));
-  } catch (e) {
-    if (e instanceof UndoFailed) return new UserError(undoFailedMessage(run.record, causeOf(e.reason, 'rolling back'), e.undo.done, cause));
-    throw e;
-  }
+  const undo = await rollback(run, cause);
+  // Only now: had the rollback failed, --abort could still need what was staged.
+  removeStaging(run.record);
+  return new UserError(rolledBackMessage(run.record, cause, undo.setAside));
 }
 
 /** The --via-local staging folder: a whole copy of the data on this machine. */
@@ -532,22 +527,13 @@ interface Undo {
   setAside: string[];
 }
 
-/** An undo that stopped part way: the record is still on the hosts. */
-class UndoFailed extends Error {
-  constructor(
-    readonly reason: unknown,
-    readonly undo: Undo,
-  ) {
-    super('undo failed');
-  }
-}
-
 /**
- * Undoes a record's effects in reverse (abortSteps). Each step tolerates having been done already, so a
- * failed undo can be finished by --abort: the record is marked `aborting` first (no --resume from then
- * on) and deleted only after the last step.
+ * Undoes a record's effects in reverse (abortSteps): the automatic rollback of a failure (`cause`), or
+ * --abort. Each step tolerates having been done already, so a failed undo can be finished by --abort:
+ * the record is marked `aborting` first (no --resume from then on) and deleted only after the last step.
+ * An undo that stops part way throws the error that says how far it got.
  */
-async function rollback(run: Run): Promise<Undo> {
+async function rollback(run: Run, cause?: string): Promise<Undo> {
   const plan = abortSteps(run.record.phase);
   if ('refused' in plan) throw new UserError(plan.refused);
   const undo: Undo = { done: [], setAside: [] };
@@ -560,7 +546,7 @@ async function rollback(run: Run): Promise<Undo> {
     }
     await deleteRecords(run);
   } catch (err) {
-    throw new UndoFailed(err, undo);
+    throw new UserError(undoFailedMessage(run.record, causeOf(err, cause ? 'rolling back' : 'undoing'), undo.done, cause));
   }
   return undo;
 }
@@ -762,10 +748,7 @@ export async function abort(ctx: MigrateContext, which: { name?: string; from?: 
   const run = await reopen(ctx, found);
   try {
     ctx.io.say(`aborting the migration of ${run.record.group.join(', ')}: ${run.record.from} → ${run.record.to}, from phase ${run.record.phase}`);
-    const undo = await rollback(run).catch((err: unknown) => {
-      if (err instanceof UndoFailed) throw new UserError(undoFailedMessage(run.record, causeOf(err.reason, 'undoing'), err.undo.done));
-      throw err;
-    });
+    const undo = await rollback(run);
     removeStaging(run.record);
     return { record: run.record, setAside: undo.setAside, warnings: run.warnings };
   } finally {
