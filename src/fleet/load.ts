@@ -36,7 +36,7 @@ export interface LoadResult {
 
 export const FLEET_SETTINGS_FILE = 'man8s.yaml';
 export const HOST_FILE = 'host.yaml';
-const DEFAULT_FLEET_ROOT = 'hosts';
+export const DEFAULT_FLEET_ROOT = 'hosts';
 
 type Json = Record<string, any>;
 

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { FLEET_SETTINGS_FILE, HOST_FILE } from '../fleet/load.js';
+import { DEFAULT_FLEET_ROOT, FLEET_SETTINGS_FILE, HOST_FILE } from '../fleet/load.js';
 import { findRepoRoot } from '../fleet/repo.js';
 
 /** Container names per host, hosts in name order. */
@@ -25,9 +25,8 @@ function folders(dir: string): string[] {
 
 /** The fleet root as the loader finds it (`--fleet`, man8s.yaml `fleet:`, else hosts/), without validating anything. */
 function fleetRoot(cwd: string, fleet: string | undefined): string {
-  const explicit = fleet !== undefined ? resolve(cwd, fleet) : undefined;
-  const repoRoot = findRepoRoot(cwd, explicit);
-  if (explicit) return explicit;
+  if (fleet !== undefined) return resolve(cwd, fleet);
+  const repoRoot = findRepoRoot(cwd);
   let configured: unknown;
   try {
     const file = join(repoRoot, FLEET_SETTINGS_FILE);
@@ -35,7 +34,7 @@ function fleetRoot(cwd: string, fleet: string | undefined): string {
   } catch {
     // an unreadable man8s.yaml is validate's business, not completion's
   }
-  return resolve(repoRoot, typeof configured === 'string' ? configured : 'hosts');
+  return resolve(repoRoot, typeof configured === 'string' ? configured : DEFAULT_FLEET_ROOT);
 }
 
 /** Hosts (folders with a host.yaml) and their containers (folders under conf/). */
