@@ -42,6 +42,9 @@ export function markerPath(statePath: string, name: string, stamp: string, kind:
   return `${statePath}/migrated/${name}-${kind === 'aborted' ? 'aborted-' : ''}${stamp}.json`;
 }
 
+/** Shell prelude: `has <path>` is true for anything there, a dangling link too (`-e` alone misses it). */
+const HAS_SH = 'has() { [ -e "$1" ] || [ -L "$1" ]; }';
+
 /**
  * Renames each existing path and writes the marker, in one command; prints every path now set aside,
  * including those a previous (killed) run renamed, so the step can run twice. Never renames onto an
@@ -51,14 +54,15 @@ export function renameLeftoversCommand(statePath: string, marker: Omit<LeftoverM
   // The marker is written first: a run killed between the two leaves a marker for gc, never unlisted data.
   const script = String.raw`
 set -e
+${HAS_SH}
 marker=$1; suffix=$2; json=$3; shift 3
 mkdir -p "$(dirname "$marker")"
 printf '%s' "$json" >"$marker"
 for p in "$@"; do
-  if [ -e "$p$suffix" ] || [ -L "$p$suffix" ]; then
-    if [ -e "$p" ] || [ -L "$p" ]; then echo "$p$suffix already exists: not renaming $p onto it" >&2; exit 4; fi
+  if has "$p$suffix"; then
+    if has "$p"; then echo "$p$suffix already exists: not renaming $p onto it" >&2; exit 4; fi
     printf '%s\n' "$p$suffix"
-  elif [ -e "$p" ] || [ -L "$p" ]; then mv -T -- "$p" "$p$suffix"; printf '%s\n' "$p$suffix"; fi
+  elif has "$p"; then mv -T -- "$p" "$p$suffix"; printf '%s\n' "$p$suffix"; fi
 done
 `;
   const suffix = leftoverSuffix(marker.kind, stamp);
@@ -75,11 +79,12 @@ done
 export function restoreLeftoversCommand(markerFile: string, suffix: string, paths: readonly string[]): RemoteCommand {
   const script = String.raw`
 set -e
+${HAS_SH}
 marker=$1; suffix=$2; shift 2
 left=0
 for p in "$@"; do
-  if [ -e "$p$suffix" ] || [ -L "$p$suffix" ]; then
-    if [ -e "$p" ] || [ -L "$p" ]; then printf 'both %s and %s exist: kept both\n' "$p" "$p$suffix"; left=1
+  if has "$p$suffix"; then
+    if has "$p"; then printf 'both %s and %s exist: kept both\n' "$p" "$p$suffix"; left=1
     else mv -T -- "$p$suffix" "$p"; printf 'restored %s\n' "$p"; fi
   fi
 done
