@@ -110,8 +110,7 @@ export function completeNames(words: readonly string[], current: string, names: 
   const shown = (word: string, what: string): string => (zsh ? `${word}:${what}` : word);
   if (slot === 'host') return [...names.keys()].map((h) => shown(h, 'host'));
   if (slot === 'container-on-host') return (names.get(typed[0] ?? '') ?? []).map((c) => shown(c, `container on ${typed[0]}`));
-  const refs = containerRefs(names, current);
   // migrate takes the bare name and the hosts separately.
-  if (command === 'migrate') return [...new Set(refs.map((r) => r.word.slice(r.word.indexOf('/') + 1)))].map((c) => shown(c, 'container'));
-  return refs.map((r) => shown(r.word, `container on ${r.host}`));
+  if (command === 'migrate') return [...new Set([...names.values()].flat())].sort((a, b) => a.localeCompare(b)).map((c) => shown(c, 'container'));
+  return containerRefs(names, current).map((r) => shown(r.word, `container on ${r.host}`));
 }
