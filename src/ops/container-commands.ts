@@ -43,7 +43,7 @@ export function passthroughArgv(t: EngineTarget, args: readonly string[]): strin
  * running on the host after Ctrl-C; here the end of stdin (the channel closing) stops it. The caller keeps
  * stdin open, writing nothing, for as long as it wants the command to run.
  */
-export const UNTIL_STDIN_CLOSES_SCRIPT = String.raw`exec 3<&0
+const UNTIL_STDIN_CLOSES_SCRIPT = String.raw`exec 3<&0
 "$@" </dev/null &
 p=$!
 { read -r _ <&3; kill "$p" 2>/dev/null; } &

@@ -26,7 +26,7 @@ function program(): string {
  * bash: asks man8s for the words (commands, options, host and container names) with the words typed up
  * to the cursor; SHELL is pinned so the answer is in bash's plain form whatever the login shell is.
  */
-export function bashScript(prog: string): string {
+function bashScript(prog: string): string {
   return `###-begin-man8s-completions-###
 # man8s completion for bash: commands, options, and the fleet's host and container names.
 # Install: man8s completion bash >> ~/.bashrc   (or for this shell only: source <(man8s completion bash))
@@ -45,7 +45,7 @@ complete -o bashdefault -o default -F _man8s_completions man8s
 }
 
 /** zsh: the same question, answered in zsh's `word:description` form for _describe. Needs compinit. */
-export function zshScript(prog: string): string {
+function zshScript(prog: string): string {
   return `#compdef man8s
 ###-begin-man8s-completions-###
 # man8s completion for zsh: commands, options, and the fleet's host and container names.
