@@ -17,7 +17,7 @@ import type { RemoteCommand } from '../remote/transport.js';
 export type LeftoverKind = 'migrated' | 'aborted';
 
 export const LEFTOVER_SUFFIX = '.man8s-migrated-';
-export const ABORTED_SUFFIX = '.man8s-aborted-';
+const ABORTED_SUFFIX = '.man8s-aborted-';
 
 export interface LeftoverMarker {
   name: string;

@@ -44,8 +44,8 @@ export function causeOf(err: unknown, during: string): string {
 
 const names = (r: Rec) => r.group.join(', ');
 const args = (r: Rec) => `${r.name} ${r.from} ${r.to}`;
-export const resumeCommand = (r: Rec) => `man8s migrate --resume ${args(r)}`;
-export const abortCommand = (r: Rec) => `man8s migrate --abort ${args(r)}`;
+const resumeCommand = (r: Rec) => `man8s migrate --resume ${args(r)}`;
+const abortCommand = (r: Rec) => `man8s migrate --abort ${args(r)}`;
 
 /** Where the container is, given how far an undo got (`done`: the abort steps that completed). */
 export function whereItIs(r: Rec, done: readonly AbortStep[] = []): string {
