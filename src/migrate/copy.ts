@@ -20,7 +20,6 @@ import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { UserError } from '../errors.js';
 import { parseProgress2, parseStats, remoteSpec, rshArgv, rsyncRsh, type RshHost, type RsyncProgress, type RsyncStats } from '../remote/rsync.js';
-import { quoteArgv } from '../remote/quote.js';
 import type { Connection, RemoteCommand } from '../remote/transport.js';
 import type { CopyUnit } from './plan.js';
 
@@ -338,9 +337,4 @@ export function runLocalCopy(
       else resolve({ stats: parseStats(out.text()), seconds: (Date.now() - started) / 1000 });
     });
   });
-}
-
-/** The command text of a direct copy, for --verbose and the docs. */
-export function describeArgv(argv: readonly string[]): string {
-  return quoteArgv(argv);
 }
