@@ -110,14 +110,14 @@ export class HostTree {
     }
     if (e.status === 'done') c.resolve();
     else if (e.status === 'failed') c.reject(new Error(`${e.name}: ${e.text ?? 'failed'}`));
-    else if (e.status === 'skipped') this.skip(c, `${e.name}: skipped${e.text ? ` (${e.text})` : ''}`);
+    else if (e.status === 'skipped') this.endSkipped(c, `${e.name}: skipped${e.text ? ` (${e.text})` : ''}`);
     else show(c, describeEvent(e));
   }
 
   /** The apply ended: steps it never reached are skipped, the last one is done. */
   finish(): void {
     this.reach(this.outline.length);
-    for (const c of this.containers.values()) if (!c.settled) this.skip(c, 'not applied');
+    for (const c of this.containers.values()) if (!c.settled) this.endSkipped(c, 'not applied');
   }
 
   /** Steps before `key` (an index past the end for all) are over. */
@@ -130,16 +130,17 @@ export class HostTree {
       if (p.settled) continue;
       const containersSettled = s.containers.length > 0 && s.containers.every((c) => this.containers.get(c.name)!.settled);
       if (i === this.current || containersSettled) p.resolve();
-      else this.skip(p, `${s.title}: nothing to do`);
+      else this.endSkipped(p, `${s.title}: nothing to do`);
       for (const c of s.containers) {
         const cp = this.containers.get(c.name)!;
-        if (!cp.settled) this.skip(cp, 'not applied');
+        if (!cp.settled) this.endSkipped(cp, 'not applied');
       }
     }
     this.current = Math.min(index, this.outline.length);
   }
 
-  private skip(p: Pending, why: string): void {
+  /** Ends a pending step or container as skipped, now or (task not attached yet) when it attaches. */
+  private endSkipped(p: Pending, why: string): void {
     p.skipped = why;
     p.task?.skip(why);
     p.resolve();
