@@ -118,21 +118,17 @@ ${GUARD_SH}
   if [ -d "$L" ]; then
     st=$(lock_state "$L")
     case $st in
-      status=held*) if [ "$FORCE" != 1 ]; then printf "%s
-" "$st"; exit 3; fi;;
+      status=held*) if [ "$FORCE" != 1 ]; then printf "%s\n" "$st"; exit 3; fi;;
     esac
     prev=$st; rm -rf "$L"
   fi
   mkdir "$L" || { echo "status=error reason=mkdir-failed"; exit 4; }
-  printf "%s
-" "$J" >"$L/holder.json"
-  printf "%s
-" "$TOKEN" >"$L/token"
+  printf "%s\n" "$J" >"$L/holder.json"
+  printf "%s\n" "$TOKEN" >"$L/token"
   man8s_session >"$L/session"
   echo $(( $(date +%s) + TTL )) >"$L/expires"
   if [ -n "$prev" ]; then
-    printf "%s
-" "$prev" | sed "1s/^status=[a-z]*/status=took-over/"
+    printf "%s\n" "$prev" | sed "1s/^status=[a-z]*/status=took-over/"
   else echo "status=taken"; fi
 )
 `;
